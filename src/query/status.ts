@@ -1,0 +1,99 @@
+import type { Database } from 'sql.js';
+import { EventType } from '../mlmd/index.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface ModelSummary {
+  md5: string;
+  path: string;
+  results: number;
+}
+
+export interface StatusReport {
+  workspace: string;
+  pipeline: string | null;
+  stage: string | null;
+  mlmd: string;
+  executions: number;
+  openExecutions: number;
+  artifacts: { Dataset: number; Model: number; Metrics: number };
+  models: ModelSummary[];
+  lastRecordedAt: string | null;
+  journalEntries: number;
+}
+
+function rows(db: Database, sql: string, params: (string | number)[] = []): unknown[][] {
+  const res = db.exec(sql, params);
+  return res.length ? res[0].values : [];
+}
+
+function scalar(db: Database, sql: string, params: (string | number)[] = []): number {
+  const r = rows(db, sql, params);
+  return r.length && r[0][0] !== null ? Number(r[0][0]) : 0;
+}
+
+/** What a person (or a script, with --json) wants to know about a workspace. */
+export function statusReport(snap: Snapshot): StatusReport {
+  const db = snap.store.db;
+  const pipeline =
+    snap.settings?.pipeline ??
+    (rows(db, "SELECT c.name FROM Context c JOIN Type t ON t.id = c.type_id WHERE t.name = 'Parent_Context' ORDER BY c.id LIMIT 1")[0]?.[0] as string | undefined) ??
+    null;
+  const stage = snap.settings?.stage ?? null;
+  const countType = (name: string) =>
+    scalar(db, 'SELECT count(*) FROM Artifact a JOIN Type t ON t.id = a.type_id WHERE t.name = ? AND t.type_kind = 1', [name]);
+  const stageName = pipeline && stage ? `${pipeline}/${stage}` : null;
+  const execWhere = stageName
+    ? `e.id IN (SELECT s.execution_id FROM Association s JOIN Context c ON c.id = s.context_id WHERE c.name = ?)`
+    : '1';
+  const execParams = stageName ? [stageName] : [];
+  const executions = scalar(db, `SELECT count(*) FROM Execution e WHERE ${execWhere}`, execParams);
+  const openExecutions = scalar(db, `SELECT count(*) FROM Execution e WHERE ${execWhere} AND e.last_known_state = 2`, execParams);
+  const models = rows(
+    db,
+    `SELECT m.uri, m.name,
+       (SELECT count(DISTINCT o.artifact_id) FROM Event i
+          JOIN Event o ON o.execution_id = i.execution_id AND o.type = ${EventType.OUTPUT}
+          JOIN Artifact d ON d.id = o.artifact_id
+          JOIN Type dt ON dt.id = d.type_id AND dt.name = 'Dataset'
+        WHERE i.artifact_id = m.id AND i.type = ${EventType.INPUT}) AS results
+     FROM Artifact m JOIN Type t ON t.id = m.type_id
+     WHERE t.name = 'Model' AND t.type_kind = 1
+     ORDER BY m.create_time_since_epoch DESC, m.id DESC`,
+  ).map(([uri, name, results]) => ({
+    md5: String(uri),
+    path: String(name).split(':')[0],
+    results: Number(results),
+  }));
+  const last = scalar(db, 'SELECT max(create_time_since_epoch) FROM Artifact');
+  return {
+    workspace: snap.ws.root,
+    pipeline,
+    stage,
+    mlmd: snap.ws.mlmdFile,
+    executions,
+    openExecutions,
+    artifacts: { Dataset: countType('Dataset'), Model: countType('Model'), Metrics: countType('Metrics') },
+    models,
+    lastRecordedAt: last > 0 ? new Date(last).toISOString() : null,
+    journalEntries: snap.journaled,
+  };
+}
+
+/** A short table for people. */
+export function formatStatus(r: StatusReport): string {
+  const lines = [
+    `workspace   ${r.workspace}`,
+    `pipeline    ${r.pipeline ?? '-'}   stage ${r.stage ?? '-'}`,
+    `mlmd        ${r.mlmd}`,
+    `executions  ${r.executions}${r.openExecutions ? ` (${r.openExecutions} open)` : ''}`,
+    `artifacts   Dataset ${r.artifacts.Dataset}   Model ${r.artifacts.Model}   Metrics ${r.artifacts.Metrics}`,
+    `last result ${r.lastRecordedAt ?? 'never'}`,
+  ];
+  if (r.journalEntries > 0) lines.push(`journal     ${r.journalEntries} entries not yet checkpointed`);
+  lines.push('', 'model versions (newest first):');
+  if (r.models.length === 0) lines.push('  (none)');
+  const w = Math.max(4, ...r.models.map((m) => m.path.length));
+  lines.push(`  ${'md5'.padEnd(32)}  ${'path'.padEnd(w)}  results`);
+  for (const m of r.models) lines.push(`  ${m.md5}  ${m.path.padEnd(w)}  ${m.results}`);
+  return lines.join('\n') + '\n';
+}
