@@ -3,6 +3,10 @@ import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerWatch } from './watch.js';
 import { registerStatus } from './status.js';
+import { registerModels } from './models.js';
+import { registerResults } from './results.js';
+import { registerLineage } from './lineage.js';
+import { registerGraph } from './graph.js';
 
 /** Entry point: parse, run one command, turn errors into one line + exit code. */
 export async function main(argv: string[]): Promise<void> {
@@ -18,6 +22,10 @@ export async function main(argv: string[]): Promise<void> {
     });
   registerWatch(program);
   registerStatus(program);
+  registerModels(program);
+  registerResults(program);
+  registerLineage(program);
+  registerGraph(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -113,7 +113,7 @@ async function watchCommand(f: WatchFlags): Promise<void> {
     windowMs: f.window * 1000,
     settleMs: f.settle * 1000,
     checkpointMs: 30_000,
-    checkpointEntries: 5_000,
+    checkpointEntries: 20_000,
     identity,
     command: commandRepr(argv),
     logger,
@@ -137,6 +137,6 @@ async function watchCommand(f: WatchFlags): Promise<void> {
   } finally {
     await rec.shutdown();
   }
-  logger.info({ recorded: rec.recorded }, 'stopped');
+  logger.info({ recorded: rec.recorded, hashed: rec.hashed }, 'stopped');
   if (f.once) process.stdout.write(`recorded ${rec.recorded} result(s) in ${workspace}\n`);
 }

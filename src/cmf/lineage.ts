@@ -222,3 +222,18 @@ function relink(
   }
 }
 
+
+/**
+ * Commits the metadata names, newest execution first (end before start): the
+ * candidates for repairing a branch ref that a crash or a disk fault broke.
+ */
+export function knownGitCommits(store: MlmdStore): string[] {
+  const res = store.db.exec(
+    `SELECT string_value FROM ExecutionProperty
+      WHERE is_custom_property = 0 AND name IN ('Git_End_Commit', 'Git_Start_Commit') AND length(string_value) = 40
+      ORDER BY execution_id DESC, name ASC`,
+  );
+  const out: string[] = [];
+  for (const [sha] of res[0]?.values ?? []) if (typeof sha === 'string' && !out.includes(sha)) out.push(sha);
+  return out;
+}

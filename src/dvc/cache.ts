@@ -1,3 +1,4 @@
+import { crashPoint } from '../faults.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, removeStaleTemps, tempPathFor } from '../fsutil/atomic.js';
@@ -82,6 +83,7 @@ export class DvcCache {
           'replacing a damaged DVC cache object (wrong size or content, e.g. left by an interrupted copy)',
         );
       }
+      crashPoint('cache.rename');
       await fsp.rename(tmp, final);
       tmp = undefined;
       this.dirtyDirs.add(path.dirname(final));

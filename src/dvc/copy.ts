@@ -1,3 +1,4 @@
+import { crashPoint } from '../faults.js';
 import { createHash } from 'node:crypto';
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import { readChunks, type FileDigest } from './hash.js';
@@ -36,12 +37,13 @@ export async function copyAndHash(src: string, tmp: string, openTemp: OpenTemp):
     if (!before.isFile()) throw new Error(`${src} is not a regular file`);
     out = await openTemp(tmp);
     let size = 0;
-    for await (const chunk of readChunks(input)) {
+    for await (const chunk of readChunks(input, Number(before.size))) {
       const writing = writeAll(out, chunk, size);
       md5.update(chunk);
       sha1.update(chunk);
       await writing;
       size += chunk.length;
+      crashPoint('cache.copy');
     }
     const after = await fsp.stat(src, { bigint: true });
     const changed = describeChange(before, after, size);

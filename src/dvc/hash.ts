@@ -18,11 +18,14 @@ export interface FileDigest {
  *
  * A yielded chunk is valid only until the consumer asks for the next one.
  */
-export async function* readChunks(fh: fsp.FileHandle): AsyncGenerator<Buffer, number> {
-  const bufs = [Buffer.allocUnsafe(CHUNK_SIZE), Buffer.allocUnsafe(CHUNK_SIZE)];
+export async function* readChunks(fh: fsp.FileHandle, sizeHint?: number): AsyncGenerator<Buffer, number> {
+  // Small files (most results) need no 1 MiB buffers: allocating them per
+  // file made the garbage collector the top cost when recording bursts.
+  const len = sizeHint === undefined ? CHUNK_SIZE : Math.min(CHUNK_SIZE, Math.max(4096, sizeHint + 1));
+  const bufs = [Buffer.allocUnsafe(len), Buffer.allocUnsafe(len)];
   let which = 0;
   let pos = 0;
-  let pending = fh.read(bufs[0]!, 0, CHUNK_SIZE, 0);
+  let pending = fh.read(bufs[0]!, 0, len, 0);
   try {
     for (;;) {
       const { bytesRead } = await pending;
@@ -30,7 +33,7 @@ export async function* readChunks(fh: fsp.FileHandle): AsyncGenerator<Buffer, nu
       const cur = bufs[which]!;
       pos += bytesRead;
       which ^= 1;
-      pending = fh.read(bufs[which]!, 0, CHUNK_SIZE, pos);
+      pending = fh.read(bufs[which]!, 0, len, pos);
       yield cur.subarray(0, bytesRead);
     }
   } finally {

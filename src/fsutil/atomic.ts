@@ -1,3 +1,4 @@
+import { crashPoint } from '../faults.js';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,8 @@ export interface AtomicWriteOptions {
   fsync?: boolean;
   /** File mode of the result (default 0o644 minus umask). */
   mode?: number;
+  /** Names a crash point (`write.<label>`) between the temp write and the rename. */
+  label?: string;
 }
 
 /**
@@ -47,6 +50,7 @@ export async function writeFileAtomic(
     if (sync) await fh.sync();
     await fh.close();
     fh = undefined;
+    if (opts.label) crashPoint(`write.${opts.label}`);
     await fsp.rename(tmp, target);
   } catch (err) {
     await fh?.close().catch(() => undefined);

@@ -49,10 +49,14 @@ export async function loadMlmd(file: string): Promise<LoadedMlmd> {
     bytes[19] = 1;
   }
 
-  const db = configure(new SQL.Database(bytes));
+  const db = new SQL.Database(bytes);
   try {
     let verdict;
     try {
+      configure(db);
+      // A torn page can hide anywhere; find it now rather than mid-record.
+      const check = db.exec('PRAGMA quick_check')[0]?.values[0]?.[0];
+      if (check !== 'ok') throw new Error(String(check));
       verdict = inspectMlmd(db);
     } catch (err) {
       refuse(file, `is a damaged SQLite database (${oneLine(err)}); restore it from a backup or remove it`);

@@ -50,7 +50,7 @@ export async function saveMlmd(target: MlmdStore | Database, file: string, opts:
   }
   const bytes = db.export();
   try {
-    await writeFileAtomic(file, bytes, { fsync: opts.fsync ?? true });
+    await writeFileAtomic(file, bytes, { fsync: opts.fsync ?? true, label: 'mlmd' });
   } catch (err) {
     throw describeFsError(err, `saving ${file}`);
   }

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Entry } from './entries.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil/atomic.js';
+import { crashDue, crashNow, crashPoint } from '../faults.js';
 
 /**
  * Append-only journal of entries, one JSON line each. `append` returns once
@@ -76,8 +77,13 @@ export class Journal {
     const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
     const data = Buffer.from(text, 'utf8');
     try {
+      if (crashDue('journal.torn')) {
+        await this.fh.write(data.subarray(0, Math.max(1, data.length >> 1)));
+        crashNow();
+      }
       await this.fh.write(data);
       await this.fh.sync();
+      crashPoint('journal.synced');
     } catch (err) {
       // Cut off whatever part of the write landed, so the file stays clean.
       await this.fh.truncate(this.size).catch(() => undefined);
@@ -95,7 +101,7 @@ export class Journal {
   async rewrite(entries: Entry[]): Promise<void> {
     if (!this.fh) throw new Error('journal is not open');
     const text = entries.map((e) => JSON.stringify(e) + '\n').join('');
-    await writeFileAtomic(this.file, text);
+    await writeFileAtomic(this.file, text, { label: 'journal' });
     await this.fh.close();
     this.fh = await fsp.open(this.file, 'a+');
     this.size = Buffer.byteLength(text);

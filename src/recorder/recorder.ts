@@ -5,9 +5,11 @@ import { loadMlmd, saveMlmd, MlmdStore, TypeKind, ExecutionState, str, int, file
 import { DvcCache, SourceChangedError, renderPointer, ensureIgnoredDataDir } from '../dvc/index.js';
 import type { WorkspaceRepo } from '../git/index.js';
 import { datasetName, DATASET_TYPE, METRICS_TYPE } from '../cmf/names.js';
-import { closeExecution } from '../cmf/lineage.js';
+import { closeExecution, knownGitCommits } from '../cmf/lineage.js';
 import { describeFsError, UserError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
+import { mapPool } from '../util/pool.js';
+import { crashPoint } from '../faults.js';
 import type { Logger } from '../log.js';
 import type { Observation, ResultFile, Measurement } from '../sources/observation.js';
 import { PywaggleSource } from '../sources/pywaggle.js';
@@ -24,6 +26,15 @@ import { ModelTracker, type KnownModel } from './model.js';
 import type { Entry, FileEntry, MeasureEntry, OpenEntry, ModelRef } from './entries.js';
 
 export type SourceKind = 'auto' | 'pywaggle' | 'dir';
+
+/** Result files copied into the cache at once (overlaps their fsyncs). */
+const CACHE_CONCURRENCY = 16;
+
+interface CachedFile {
+  md5: string;
+  sha1: string;
+  size: number;
+}
 
 export interface RecorderOptions {
   workspace: string;
@@ -85,6 +96,7 @@ export class Recorder {
   private datasetTypeId: number | undefined;
   private metricsTypeId: number | undefined;
   private totalRecorded = 0;
+  private filesHashed = 0;
   /** The mlmd file as we last wrote it: a save refuses if someone else changed it since (B09). */
   private mlmdStamp: FileStamp | null = null;
 
@@ -117,6 +129,11 @@ export class Recorder {
     return this.totalRecorded;
   }
 
+  /** Result files read and hashed by this process (catch-up should not re-hash). */
+  get hashed(): number {
+    return this.filesHashed;
+  }
+
   /** Validate inputs, lock, set up or reopen the workspace, and catch up after a crash. */
   static async open(opts: RecorderOptions): Promise<Recorder> {
     await validateResultsDir(opts.resultsDir);
@@ -131,7 +148,12 @@ export class Recorder {
     const lock = new WorkspaceLock(ws.lockFile, opts.logger);
     await lock.acquire(opts.command);
     try {
-      const { repo } = await ensureWorkspace(ws, { dvcRemote: opts.dvcRemote, gitRemote: opts.gitRemote, logger: opts.logger });
+      const { repo } = await ensureWorkspace(ws, {
+        dvcRemote: opts.dvcRemote,
+        gitRemote: opts.gitRemote,
+        logger: opts.logger,
+        repairCandidates: loaded ? knownGitCommits(new MlmdStore(loaded.db)) : [],
+      });
       await writeSettings(ws.settingsFile, {
         pipeline: opts.pipeline,
         stage: opts.stage,
@@ -202,8 +224,8 @@ export class Recorder {
 
   /** Pointers are derived data: rewrite any that a crash left missing or torn. */
   private async rematerialize(e: Entry): Promise<void> {
-    if (e.t === 'file') await this.writePointer(e.path, e.md5, e.size);
-    if (e.t === 'open') await this.writeModelPointer(e.model);
+    if (e.t === 'file') await this.writePointer(e.path, e.md5, e.size, true);
+    if (e.t === 'open') await this.writePointer(e.model.path, e.model.md5, e.model.size, true);
   }
 
   private absorbSourceState(entries: Entry[]): void {
@@ -213,7 +235,8 @@ export class Recorder {
     }
   }
 
-  private async writePointer(workspacePath: string, md5: string, size: number): Promise<string> {
+  /** Write a pointer (atomically). `rewriteOnly`: replay, leave an identical file alone. */
+  private async writePointer(workspacePath: string, md5: string, size: number, rewriteOnly = false): Promise<string> {
     const pointer = `${workspacePath}.dvc`;
     const file = this.ws.abs(pointer);
     const dir = path.dirname(file);
@@ -224,8 +247,8 @@ export class Recorder {
       this.pendingPointers.add(path.posix.join(path.posix.dirname(workspacePath), '.gitignore'));
     }
     const text = renderPointer({ md5, size, path: path.posix.basename(workspacePath) });
-    const current = await fsp.readFile(file, 'utf8').catch(() => undefined);
-    if (current !== text) await writeFileAtomic(file, text, { fsync: false });
+    const current = rewriteOnly ? await fsp.readFile(file, 'utf8').catch(() => undefined) : undefined;
+    if (current !== text) await writeFileAtomic(file, text, { fsync: false, label: 'pointer' });
     this.pendingPointers.add(pointer);
     return pointer;
   }
@@ -258,15 +281,17 @@ export class Recorder {
    * Record everything new in the results folder. Returns how many results
    * were recorded and how many files are still settling.
    */
-  async poll(): Promise<{ recorded: number; pending: number }> {
+  async poll(): Promise<{ recorded: number; pending: number; more: boolean }> {
     await this.checkModel();
     const source = await this.resolveSource();
     let observations: Observation[];
     let pending = 0;
+    let more = false;
     let tail: Entry[] = [];
     if (source instanceof PywaggleSource) {
       const res = await source.read(this.state.cursor);
       observations = res.observations;
+      more = res.more;
       if (res.cursor && JSON.stringify(res.cursor) !== JSON.stringify(this.state.cursor)) {
         tail = [{ t: 'cursor', cursor: res.cursor }];
       }
@@ -275,9 +300,9 @@ export class Recorder {
       observations = res.observations;
       pending = res.pending;
     }
-    if (observations.length === 0 && tail.length === 0) return { recorded: 0, pending };
+    if (observations.length === 0 && tail.length === 0) return { recorded: 0, pending, more };
     const recorded = await this.record(observations, tail);
-    return { recorded, pending };
+    return { recorded, pending, more };
   }
 
   private async record(observations: Observation[], tail: Entry[]): Promise<number> {
@@ -285,17 +310,28 @@ export class Recorder {
     const seen: Record<string, [number, number]> = {};
     const batchKeys = new Set<string>();
     const logLines: { msg: string; obj: Record<string, unknown> }[] = [];
-    for (const obs of observations) {
+    const t0 = performance.now();
+    // Copy new files into the cache concurrently; everything after that is in order.
+    const cached = await mapPool(observations, CACHE_CONCURRENCY, async (obs) =>
+      obs.kind === 'file' ? this.cacheFile(obs, batchKeys) : undefined,
+    );
+    const pointers: [string, string, number][] = [];
+    for (let i = 0; i < observations.length; i++) {
+      const obs = observations[i];
       if (obs.kind === 'file') {
-        const e = await this.prepareFile(obs, batchKeys);
-        if (obs.size !== undefined && obs.mtimeMs !== undefined && this.source?.kind === 'dir' && e !== 'retry') {
+        const c = cached[i];
+        if (obs.size !== undefined && obs.mtimeMs !== undefined && this.source?.kind === 'dir' && c !== 'retry') {
           seen[obs.origin] = [obs.size, obs.mtimeMs];
         }
-        if (!e || e === 'retry') continue;
+        if (!c || c === 'retry') continue;
+        const e = this.fileEntry(obs, c, batchKeys);
+        if (!e) continue;
+        pointers.push([e.path, e.md5, e.size]);
         entries.push(...(await this.ensureOpen(BigInt(e.tsNs))));
         e.exec = this.open!.entry.uuid;
         entries.push(e);
-        logLines.push({ msg: `recorded ${obs.origin.startsWith('data.ndjson') ? e.uploadKey ?? e.filename : obs.origin}`, obj: { md5: e.md5, path: e.path, execution: e.exec } });
+        const what = obs.origin.startsWith('data.ndjson') ? (e.uploadKey ?? e.filename) : obs.origin;
+        logLines.push({ msg: `recorded ${what}`, obj: { md5: e.md5, path: e.path, execution: e.exec } });
       } else {
         const e = this.prepareMeasure(obs, batchKeys);
         if (!e) continue;
@@ -307,14 +343,24 @@ export class Recorder {
     if (Object.keys(seen).length > 0) tail.push({ t: 'seen', files: seen });
     const all = [...entries, ...tail];
     if (all.length === 0) return 0;
+    const t1 = performance.now();
+    // Pointers are derived from the journal (replay rewrites them), so they need no fsync.
+    await mapPool(pointers, CACHE_CONCURRENCY, ([p, md5, size]) => this.writePointer(p, md5, size));
+    const t2 = performance.now();
     try {
       await this.cache.flush();
       await this.journal.append(all);
     } catch (err) {
       throw describeFsError(err, `writing the journal ${this.journal.file}`);
     }
+    const t3 = performance.now();
     this.applier.apply(all);
     this.absorbSourceState(tail);
+    const t4 = performance.now();
+    this.opts.logger.debug(
+      { entries: all.length, cacheMs: t1 - t0, pointerMs: t2 - t1, journalMs: t3 - t2, applyMs: t4 - t3 },
+      'batch recorded',
+    );
     for (const l of logLines) this.opts.logger.info(l.obj, l.msg);
     const results = entries.filter((e) => e.t === 'file' || e.t === 'measure').length;
     this.totalRecorded += results;
@@ -328,15 +374,16 @@ export class Recorder {
     return { dataset: this.datasetTypeId, metrics: this.metricsTypeId };
   }
 
-  /** Cache the file and build its entry; undefined if it is already recorded. */
-  private async prepareFile(obs: ResultFile, batchKeys: Set<string>): Promise<FileEntry | undefined | 'retry'> {
+  /** Copy a new result into the cache; undefined if its upload is already recorded. */
+  private async cacheFile(obs: ResultFile, batchKeys: Set<string>): Promise<CachedFile | undefined | 'retry'> {
     if (obs.uploadKey) {
       if (batchKeys.has(`u:${obs.uploadKey}`)) return undefined;
       if (this.store.findArtifactsByProperty('upload_key', str(obs.uploadKey), true).length > 0) return undefined;
+      batchKeys.add(`u:${obs.uploadKey}`);
     }
-    let added;
     try {
-      added = await this.cache.addFile(obs.path);
+      this.filesHashed++;
+      return await this.cache.addFile(obs.path);
     } catch (err) {
       if (err instanceof SourceChangedError) {
         this.opts.logger.info({ file: obs.path }, 'file changed while it was copied; will retry');
@@ -350,17 +397,19 @@ export class Recorder {
       if (err instanceof UserError) throw err;
       throw describeFsError(err, `copying ${obs.path} into the DVC cache`);
     }
+  }
+
+  /** The journal entry for a cached file; undefined if that exact file is recorded already. */
+  private fileEntry(obs: ResultFile, added: CachedFile, batchKeys: Set<string>): FileEntry | undefined {
     const name = datasetName(obs.workspacePath, added.md5);
     const { dataset } = this.typeIds();
     if (batchKeys.has(`n:${name}`) || (dataset !== undefined && this.store.findArtifactByName(dataset, name) !== undefined)) {
       return undefined;
     }
     batchKeys.add(`n:${name}`);
-    if (obs.uploadKey) batchKeys.add(`u:${obs.uploadKey}`);
-    await this.writePointer(obs.workspacePath, added.md5, added.size);
     return {
       t: 'file',
-      exec: '', // filled by ensureOpen's caller below
+      exec: '', // set once the execution is known
       timeMs: this.now(),
       md5: added.md5,
       sha1: added.sha1,
@@ -465,6 +514,7 @@ export class Recorder {
     const open = this.open;
     if (!open) return;
     const sha = await this.commitPending(`cmf-sage: ${reason}, execution ${open.entry.uuid}`);
+    crashPoint('close.committed');
     const close: Entry = { t: 'close', exec: open.entry.uuid, timeMs: this.now(), endNs: nsFromMs(this.now()).toString(), gitEnd: sha };
     await this.journal.append([close]);
     this.applier.apply([close]);
@@ -488,11 +538,14 @@ export class Recorder {
    * with only the open execution's header (so replay still knows it).
    */
   async checkpoint(reason: string): Promise<void> {
-    const t0 = this.now();
+    const t0 = performance.now();
     await this.commitPending(`cmf-sage: record results (${reason})`);
+    crashPoint('checkpoint.committed');
+    const t1 = performance.now();
     try {
       const saved = await saveMlmd(this.store, this.ws.mlmdFile, { expect: this.mlmdStamp });
       this.mlmdStamp = saved.stamp;
+      crashPoint('checkpoint.saved');
       const state = { ...this.state, model: this.model.known };
       await saveState(this.ws.stateFile, state as SourceState);
     } catch (err) {
@@ -502,7 +555,7 @@ export class Recorder {
     await this.journal.rewrite(this.open ? [this.open.entry] : []);
     this.lastCheckpoint = this.now();
     this.dirty = false;
-    this.opts.logger.debug({ reason, ms: this.now() - t0 }, 'checkpoint');
+    this.opts.logger.debug({ reason, commitMs: t1 - t0, ms: performance.now() - t0 }, 'checkpoint');
   }
 
   /** Clean stop: close the open execution, checkpoint, release the lock. */

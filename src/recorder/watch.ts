@@ -54,8 +54,9 @@ export async function runWatchLoop(rec: Recorder, o: WatchLoopOptions): Promise<
       }
       requested = false;
       try {
-        await rec.poll();
+        const { more } = await rec.poll();
         await rec.tick();
+        if (more) requested = true;
         backoffMs = 0;
       } catch (err) {
         if (!(err instanceof UserError) || (err.exitCode !== 74 && err.exitCode !== 77)) throw err;
@@ -74,7 +75,9 @@ export async function runWatchLoop(rec: Recorder, o: WatchLoopOptions): Promise<
 
 async function runOnce(rec: Recorder, o: WatchLoopOptions): Promise<void> {
   for (;;) {
-    const { recorded, pending } = await rec.poll();
+    const { recorded, pending, more } = await rec.poll();
+    await rec.tick();
+    if (more) continue;
     if (recorded === 0 && pending === 0 && !rec.modelSettling) break;
     if (recorded === 0) await new Promise((r) => setTimeout(r, Math.max(50, Math.min(500, o.settleMs / 4))));
   }

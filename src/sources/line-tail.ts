@@ -30,6 +30,8 @@ export interface TailLine {
 
 export interface TailRead {
   lines: TailLine[];
+  /** true when reading stopped at a limit before the end of the file. */
+  more: boolean;
   /** cursor after the last returned line (commit it once they are recorded). */
   cursor: TailCursor;
   /** true when the file was found truncated or replaced and read from 0. */
@@ -55,10 +57,11 @@ async function headHash(fh: fsp.FileHandle, len: number): Promise<string> {
 export async function readNewLines(
   file: string,
   cursor: TailCursor | undefined,
-  opts: { maxLineBytes?: number; maxBytes?: number } = {},
+  opts: { maxLineBytes?: number; maxBytes?: number; maxLines?: number } = {},
 ): Promise<TailRead | undefined> {
   const maxLine = opts.maxLineBytes ?? 16 << 20;
   const maxBytes = opts.maxBytes ?? 64 << 20;
+  const maxLines = opts.maxLines ?? Infinity;
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -110,7 +113,9 @@ export async function readNewLines(
         tooLong = false;
         start = nl + 1;
         consumed = pos + nl + 1;
+        if (lines.length >= maxLines) break;
       }
+      if (lines.length >= maxLines) break;
       if (start < bytesRead) {
         const rest = buf.subarray(start, bytesRead);
         if (!tooLong) {
@@ -136,7 +141,7 @@ export async function readNewLines(
       offset: consumed,
       line,
     };
-    return { lines, cursor: next, reset, skippedLong };
+    return { lines, cursor: next, reset, skippedLong, more: consumed < st.size && (lines.length >= maxLines || consumed >= limit) };
   } finally {
     await fh.close();
   }

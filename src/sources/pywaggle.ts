@@ -30,9 +30,13 @@ export class PywaggleSource {
   }
 
   /** Everything after `cursor`, with the cursor to commit once recorded. */
-  async read(cursor: TailCursor | undefined): Promise<{ observations: Observation[]; cursor: TailCursor | undefined }> {
-    const res = await readNewLines(this.ndjson, cursor);
-    if (!res) return { observations: [], cursor };
+  async read(
+    cursor: TailCursor | undefined,
+    maxLines = 2000,
+  ): Promise<{ observations: Observation[]; cursor: TailCursor | undefined; more: boolean }> {
+    // Bounded batches: a backlog of 100k lines is recorded (and acknowledged) in steps.
+    const res = await readNewLines(this.ndjson, cursor, { maxLines });
+    if (!res) return { observations: [], cursor, more: false };
     if (res.reset && cursor) {
       this.logger.warn({ file: this.ndjson }, 'data.ndjson was truncated or replaced; reading it from the start');
     }
@@ -44,7 +48,7 @@ export class PywaggleSource {
       const obs = await this.parseLine(bytes, line);
       if (obs) observations.push(obs);
     }
-    return { observations, cursor: res.cursor };
+    return { observations, cursor: res.cursor, more: res.more };
   }
 
   private warn(line: number, reason: string, extra: Record<string, unknown> = {}): undefined {

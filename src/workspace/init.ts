@@ -11,6 +11,8 @@ export interface InitOptions {
   dvcRemote: string;
   gitRemote?: string;
   logger: Logger;
+  /** Commits known from the metadata, newest first, to repair a broken branch ref. */
+  repairCandidates?: string[];
 }
 
 /** The files cmf-sage itself keeps in git besides the pointers. */
@@ -42,6 +44,16 @@ export async function ensureWorkspace(ws: WorkspaceLayout, opts: InitOptions): P
     }
     const repo = new WorkspaceRepo(ws.root, { logger: opts.logger });
     const { created } = await repo.init({ branch: ws.mlmdName, remoteUrl: opts.gitRemote });
+    const health = await repo.check();
+    if (!health.ok) {
+      const head = await repo.repair(opts.repairCandidates ?? []);
+      if (!head) {
+        throw new UserError(
+          `the git repository in ${ws.root} is damaged (${health.problem}: ${health.file}) and could not be repaired; move the workspace aside or restore .git from a backup`,
+        );
+      }
+      opts.logger.warn({ problem: health.problem, file: health.file, head }, 'repaired the git repository');
+    }
     await repo.commit(CONFIG_PATHS, 'cmf-sage: workspace configuration (DVC, cmf)');
     return { repo, created };
   } catch (err) {

@@ -25,5 +25,5 @@ export async function loadState(file: string): Promise<SourceState> {
 }
 
 export async function saveState(file: string, state: SourceState): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(state));
+  await writeFileAtomic(file, JSON.stringify(state), { label: 'state' });
 }

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { describeFsError, UserError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil/atomic.js';
+import { buildGraph, DEFAULT_MAX_EXECUTION_NODES } from '../query/graph.js';
+import { toHtml } from '../query/graph-html.js';
+import { toDot, toMermaid } from '../query/graph-text.js';
+import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models.js';
+import { nowNs } from '../query/time-spec.js';
+import { VERSION } from '../version.js';
+import { addSourceOptions, withView, type SourceFlags } from './models.js';
+
+type Format = 'mermaid' | 'dot' | 'html';
+
+interface GraphFlags extends SourceFlags {
+  model?: string;
+  format?: Format;
+  out?: string;
+  maxExecutions: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+/** --format, else from --out's extension, else Mermaid. */
+function formatFor(f: GraphFlags): Format {
+  if (f.format) return f.format;
+  const ext = f.out ? path.extname(f.out).toLowerCase() : '';
+  if (ext === '.html' || ext === '.htm') return 'html';
+  if (ext === '.dot' || ext === '.gv') return 'dot';
+  return 'mermaid';
+}
+
+export function registerGraph(program: Command): void {
+  addSourceOptions(
+    program
+      .command('graph')
+      .description('the lineage picture: pipeline, stage, executions, model versions and their results, as Mermaid, Graphviz dot or an offline HTML page'),
+  )
+    .option('--model <spec>', 'only this model version: md5 (or a unique prefix), path, "latest" or "previous"')
+    .addOption(new Option('--format <format>', 'mermaid, dot or html (default: from --out, else mermaid)').choices(['mermaid', 'dot', 'html']))
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--max-executions <n>', 'draw executions one by one up to this many, then group them per stage and model version', positiveInt, DEFAULT_MAX_EXECUTION_NODES)
+    .action(async (f: GraphFlags) => {
+      const format = formatFor(f);
+      const text = await withView(f, true, (view, sources) => {
+        let models: string[] | undefined;
+        if (f.model !== undefined) {
+          try {
+            models = resolveModelSpec(f.model, modelVersions(view), view.executions);
+          } catch (err) {
+            if (err instanceof ModelSpecError) throw new UserError(err.message, 1);
+            throw err;
+          }
+        }
+        const g = buildGraph(view, { models, maxExecutionNodes: f.maxExecutions });
+        if (format === 'dot') return toDot(g);
+        if (format === 'html') return toHtml(g, { sources: sources.files.map((x) => x.path), generatedNs: nowNs(), version: VERSION });
+        return toMermaid(g);
+      });
+      if (f.out === undefined) {
+        process.stdout.write(text);
+        return;
+      }
+      try {
+        await writeFileAtomic(path.resolve(f.out), text);
+      } catch (err) {
+        throw describeFsError(err, `writing ${f.out}`);
+      }
+      process.stdout.write(`wrote ${format} lineage graph to ${path.resolve(f.out)}\n`);
+    });
+}
