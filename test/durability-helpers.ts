@@ -21,7 +21,7 @@ export class ResultWriter {
     const ts = this.base + BigInt(i) * 1_000_000_007n;
     const name = `${ts}-frame.jpg`;
     const body = Buffer.alloc(bytes, i % 251);
-    body.write(`frame ${i}`);
+    body.write(`frame ${i} at ${ts}`);
     await fsp.writeFile(path.join(this.logdir, 'uploads', name), body);
     const iso = isoLocal(ts);
     const lines =
@@ -118,7 +118,7 @@ print(json.dumps(r))`,
     assert.match(sha, /^[0-9a-f]{40}$/, 'Git_End_Commit is set');
     await execFileP('git', ['cat-file', '-e', `${sha}^{commit}`], { cwd: ws });
   }
-  const inHead = new Set((await execFileP('git', ['ls-tree', '-r', '--name-only', 'HEAD'], { cwd: ws })).stdout.split('\n'));
+  const inHead = new Set((await execFileP('git', ['ls-tree', '-r', '--name-only', 'HEAD'], { cwd: ws, maxBuffer: 256 << 20 })).stdout.split('\n'));
   for (const name of r.datasets) assert.ok(inHead.has(`${String(name).split(':')[0]}.dvc`), `pointer of ${name} is in HEAD`);
 
   const objRoot = path.join(ws, '.dvc', 'cache', 'files', 'md5');

@@ -65,17 +65,17 @@ export async function runCli(args: string[], opts: { cwd?: string; env?: Record<
 
 /** Rows from the real sqlite3 CLI (JSON mode). */
 export async function sqlite(file: string, sql: string): Promise<Record<string, unknown>[]> {
-  const { stdout } = await execFileP('sqlite3', ['-readonly', '-json', file, sql]);
+  const { stdout } = await execFileP('sqlite3', ['-readonly', '-json', file, sql], { maxBuffer: 256 << 20 });
   return stdout.trim() ? JSON.parse(stdout) : [];
 }
 
 /** Run Python code with the file path as argv[1]; returns stdout. */
 export async function python(code: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileP('python3', ['-c', code, ...args]);
+  const { stdout } = await execFileP('python3', ['-c', code, ...args], { maxBuffer: 256 << 20 });
   return stdout;
 }
 
 export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileP('git', args, { cwd });
+  const { stdout } = await execFileP('git', args, { cwd, maxBuffer: 256 << 20 });
   return stdout;
 }

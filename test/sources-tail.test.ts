@@ -70,3 +70,15 @@ test('missing file reads as nothing', async () => {
   const f = await tmpFile();
   assert.equal(await readNewLines(f, undefined), undefined);
 });
+
+test('deleted and re-created with the same first line and size: still detected', async () => {
+  const f = await tmpFile();
+  const line = (ts: string) => `{"meta":{"filename":"frame.jpg"},"name":"upload","value":"/x/uploads/${ts}-frame.jpg"}\n`;
+  await fsp.writeFile(f, line('1796312200000000000'));
+  const a = (await readNewLines(f, undefined))!;
+  await fsp.rm(f);
+  await fsp.writeFile(f, line('1796312300000000000')); // same length, same first 64 bytes, maybe the same inode
+  const b = (await readNewLines(f, a.cursor))!;
+  assert.equal(b.reset, true);
+  assert.deepEqual(text(b), [line('1796312300000000000').trimEnd()]);
+});

@@ -89,7 +89,8 @@ export class Recorder {
   private source: PywaggleSource | FolderSource | undefined;
   private state: SourceState = { version: 1, seen: {} };
   private open: OpenExecution | undefined;
-  private readonly pendingPointers = new Set<string>();
+  /** Pointer files written since the last commit → the md5 they name ('' for .gitignore files). */
+  private readonly pendingPointers = new Map<string, string>();
   private readonly ignoredDirs = new Set<string>();
   private lastCheckpoint = 0;
   private dirty = false;
@@ -244,12 +245,12 @@ export class Recorder {
       await fsp.mkdir(dir, { recursive: true });
       await ensureIgnoredDataDir(dir);
       this.ignoredDirs.add(dir);
-      this.pendingPointers.add(path.posix.join(path.posix.dirname(workspacePath), '.gitignore'));
+      this.pendingPointers.set(path.posix.join(path.posix.dirname(workspacePath), '.gitignore'), '');
     }
     const text = renderPointer({ md5, size, path: path.posix.basename(workspacePath) });
     const current = rewriteOnly ? await fsp.readFile(file, 'utf8').catch(() => undefined) : undefined;
     if (current !== text) await writeFileAtomic(file, text, { fsync: false, label: 'pointer' });
-    this.pendingPointers.add(pointer);
+    this.pendingPointers.set(pointer, md5);
     return pointer;
   }
 
@@ -344,6 +345,11 @@ export class Recorder {
     const all = [...entries, ...tail];
     if (all.length === 0) return 0;
     const t1 = performance.now();
+    // A new version of a file whose previous pointer is not committed yet:
+    // commit that one first, so every version's pointer is in git history.
+    if (pointers.some(([p, md5]) => (this.pendingPointers.get(`${p}.dvc`) ?? md5) !== md5)) {
+      await this.commitPending('cmf-sage: record results before a new version of one of them');
+    }
     // Pointers are derived from the journal (replay rewrites them), so they need no fsync.
     await mapPool(pointers, CACHE_CONCURRENCY, ([p, md5, size]) => this.writePointer(p, md5, size));
     const t2 = performance.now();
@@ -526,9 +532,9 @@ export class Recorder {
 
   private async commitPending(message: string): Promise<string> {
     if (this.pendingPointers.size === 0) return this.repo.head();
-    const paths = [...this.pendingPointers].sort();
+    const paths = [...this.pendingPointers.keys()].sort();
     const sha = await this.repo.commit(paths, message);
-    this.pendingPointers.clear();
+    for (const p of paths) this.pendingPointers.delete(p);
     return sha;
   }
 

@@ -15,6 +15,13 @@ export interface TailCursor {
   headLen: number;
   /** byte offset just after the last complete line consumed. */
   offset: number;
+  /**
+   * sha1 of the bytes just before `offset`, and the file's birth time: a file
+   * deleted and re-created can get the same inode and the same first line,
+   * but not the same bytes at the cursor.
+   */
+  tail?: string;
+  birth?: number;
   /** 1-based number of the last line consumed. */
   line: number;
 }
@@ -43,10 +50,17 @@ export interface TailRead {
 const HEAD_BYTES = 64;
 const CHUNK = 1 << 20;
 
-async function headHash(fh: fsp.FileHandle, len: number): Promise<string> {
+async function rangeHash(fh: fsp.FileHandle, start: number, len: number): Promise<string> {
   const buf = Buffer.alloc(len);
-  const { bytesRead } = await fh.read(buf, 0, len, 0);
+  const { bytesRead } = await fh.read(buf, 0, len, start);
   return createHash('sha1').update(buf.subarray(0, bytesRead)).digest('hex');
+}
+
+const headHash = (fh: fsp.FileHandle, len: number) => rangeHash(fh, 0, len);
+
+function tailRange(offset: number): [number, number] {
+  const len = Math.min(HEAD_BYTES, offset);
+  return [offset - len, len];
 }
 
 /**
@@ -75,9 +89,14 @@ export async function readNewLines(
     let line = 0;
     let reset = false;
     if (cursor) {
-      const sameFile = cursor.dev === st.dev && cursor.ino === st.ino && st.size >= cursor.offset;
+      const sameFile =
+        cursor.dev === st.dev &&
+        cursor.ino === st.ino &&
+        st.size >= cursor.offset &&
+        (cursor.birth === undefined || cursor.birth === st.birthtimeMs);
       const sameHead = sameFile && (await headHash(fh, cursor.headLen)) === cursor.head;
-      if (sameFile && sameHead) {
+      const sameTail = sameHead && (cursor.tail === undefined || (await rangeHash(fh, ...tailRange(cursor.offset))) === cursor.tail);
+      if (sameFile && sameHead && sameTail) {
         offset = cursor.offset;
         line = cursor.line;
       } else {
@@ -140,6 +159,8 @@ export async function readNewLines(
       head: await headHash(fh, headLen),
       offset: consumed,
       line,
+      tail: await rangeHash(fh, ...tailRange(consumed)),
+      birth: st.birthtimeMs,
     };
     return { lines, cursor: next, reset, skippedLong, more: consumed < st.size && (lines.length >= maxLines || consumed >= limit) };
   } finally {
