@@ -29,6 +29,7 @@ const POINTS: string[] = [
   'write.state:1', 'write.state:2',
   'write.journal:1', 'write.journal:2',
   'close.committed:1',
+  'segment.written:1', 'segment.sealed:1',
 ];
 
 test(`kill -9 at ${POINTS.length} points of the write path, then restart: nothing lost, nothing twice, nothing corrupt`, { timeout: 600_000 }, async () => {
@@ -40,10 +41,13 @@ test(`kill -9 at ${POINTS.length} points of the write path, then restart: nothin
   const modelMd5 = createHash('md5').update(await fsp.readFile(model)).digest('hex');
   const writer = new ResultWriter(logdir);
   await writer.init();
-  const args = ['watch', '--once', '--pipeline', 'crash', '--model', model, '--results', logdir, '--workspace', ws, '--settle', '0'];
+  // small segments, so sealing happens (and is crashed) along the way
+  const args = ['watch', '--once', '--pipeline', 'crash', '--model', model, '--results', logdir, '--workspace', ws, '--settle', '0', '--segment-results', '10'];
   let kills = 0;
   for (const point of POINTS) {
-    for (let i = 0; i < 3; i++) await writer.add(i === 0 ? 3 << 20 : 2048); // one 3 MiB result: several copy chunks
+    // one 3 MiB result (several copy chunks); enough results to seal a segment (10) when that is the point
+    const n = point.startsWith('segment') ? 5 : 3;
+    for (let i = 0; i < n; i++) await writer.add(i === 0 ? 3 << 20 : 2048);
     const crashed = await runToExit(args, { CMF_SAGE_CRASH_AT: point });
     assert.equal(crashed.signal, 'SIGKILL', `crash point ${point} was reached (exit ${crashed.code}: ${crashed.stderr.slice(-400)})`);
     kills++;

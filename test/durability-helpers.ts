@@ -83,32 +83,40 @@ const md5hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
  * - every Dataset's pointer is in HEAD.
  */
 export async function checkInvariants(ws: string, logdir: string, modelMd5: string | ((key: string) => string)): Promise<void> {
+  const segDir = path.join(ws, '.cmf-sage', 'segments');
+  const segs = (await fsp.readdir(segDir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).sort();
+  const files = [path.join(ws, 'mlmd'), ...segs.map((n) => path.join(segDir, n, 'mlmd'))];
   const out = await python(
     `import sqlite3, sys, json
-c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
-r = {}
-r['integrity'] = c.execute('PRAGMA integrity_check').fetchone()[0]
-r['version'] = [x[0] for x in c.execute('SELECT schema_version FROM MLMDEnv')]
-r['tables'] = c.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchone()[0]
-r['uploads'] = c.execute("""SELECT p.string_value, count(*) FROM ArtifactProperty p JOIN Artifact a ON a.id=p.artifact_id
-  JOIN Type t ON t.id=a.type_id WHERE t.name='Dataset' AND p.name='upload_key' GROUP BY p.string_value""").fetchall()
-r['measures'] = c.execute("""SELECT CAST(p.int_value AS TEXT), count(*) FROM ArtifactProperty p JOIN Artifact a ON a.id=p.artifact_id
-  JOIN Type t ON t.id=a.type_id WHERE t.name='Metrics' AND p.name='timestamp_ns' GROUP BY p.int_value""").fetchall()
-r['running'] = c.execute('SELECT count(*) FROM Execution WHERE last_known_state = 2').fetchone()[0]
-r['ends'] = [x[0] for x in c.execute("SELECT string_value FROM ExecutionProperty WHERE name='Git_End_Commit'")]
-r['model_of'] = c.execute("""SELECT k.string_value, m.uri FROM Artifact d
-  JOIN ArtifactProperty k ON k.artifact_id=d.id AND k.name='upload_key'
-  JOIN Event o ON o.artifact_id=d.id AND o.type=4
-  JOIN Event i ON i.execution_id=o.execution_id AND i.type=3
-  JOIN Artifact m ON m.id=i.artifact_id JOIN Type mt ON mt.id=m.type_id AND mt.name='Model'""").fetchall()
-r['datasets'] = [x[0] for x in c.execute("SELECT a.name FROM Artifact a JOIN Type t ON t.id=a.type_id WHERE t.name='Dataset'")]
+r = {'integrity': [], 'version': [], 'tables': [], 'uploads': {}, 'measures': {}, 'running': 0, 'ends': [], 'model_of': [], 'datasets': []}
+for f in sys.argv[1:]:
+    c = sqlite3.connect('file:' + f + '?mode=ro', uri=True)
+    r['integrity'].append(c.execute('PRAGMA integrity_check').fetchone()[0])
+    r['version'] += [x[0] for x in c.execute('SELECT schema_version FROM MLMDEnv')]
+    r['tables'].append(c.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchone()[0])
+    for k, n in c.execute("""SELECT p.string_value, count(*) FROM ArtifactProperty p JOIN Artifact a ON a.id=p.artifact_id
+      JOIN Type t ON t.id=a.type_id WHERE t.name='Dataset' AND p.name='upload_key' GROUP BY p.string_value"""):
+        r['uploads'][k] = r['uploads'].get(k, 0) + n
+    for k, n in c.execute("""SELECT CAST(p.int_value AS TEXT), count(*) FROM ArtifactProperty p JOIN Artifact a ON a.id=p.artifact_id
+      JOIN Type t ON t.id=a.type_id WHERE t.name='Metrics' AND p.name='timestamp_ns' GROUP BY p.int_value"""):
+        r['measures'][k] = r['measures'].get(k, 0) + n
+    r['running'] += c.execute('SELECT count(*) FROM Execution WHERE last_known_state = 2').fetchone()[0]
+    r['ends'] += [x[0] for x in c.execute("SELECT string_value FROM ExecutionProperty WHERE name='Git_End_Commit'")]
+    r['model_of'] += c.execute("""SELECT k.string_value, m.uri FROM Artifact d
+      JOIN ArtifactProperty k ON k.artifact_id=d.id AND k.name='upload_key'
+      JOIN Event o ON o.artifact_id=d.id AND o.type=4
+      JOIN Event i ON i.execution_id=o.execution_id AND i.type=3
+      JOIN Artifact m ON m.id=i.artifact_id JOIN Type mt ON mt.id=m.type_id AND mt.name='Model'""").fetchall()
+    r['datasets'] += [x[0] for x in c.execute("SELECT a.name FROM Artifact a JOIN Type t ON t.id=a.type_id WHERE t.name='Dataset'")]
+r['uploads'] = list(r['uploads'].items())
+r['measures'] = list(r['measures'].items())
 print(json.dumps(r))`,
-    path.join(ws, 'mlmd'),
+    ...files,
   );
   const r = JSON.parse(out);
-  assert.equal(r.integrity, 'ok');
-  assert.deepEqual(r.version, [10]);
-  assert.equal(r.tables, 15);
+  assert.deepEqual(r.integrity, files.map(() => 'ok'));
+  assert.deepEqual(r.version, files.map(() => 10));
+  assert.deepEqual(r.tables, files.map(() => 15));
   assert.equal(r.running, 0, 'an execution was left RUNNING');
 
   await execFileP('git', ['fsck', '--full', '--strict'], { cwd: ws });
@@ -118,6 +126,7 @@ print(json.dumps(r))`,
     assert.match(sha, /^[0-9a-f]{40}$/, 'Git_End_Commit is set');
     await execFileP('git', ['cat-file', '-e', `${sha}^{commit}`], { cwd: ws });
   }
+  // Every Dataset's pointer is in HEAD (sealed ones too: pointers stay in git).
   const inHead = new Set((await execFileP('git', ['ls-tree', '-r', '--name-only', 'HEAD'], { cwd: ws, maxBuffer: 256 << 20 })).stdout.split('\n'));
   for (const name of r.datasets) assert.ok(inHead.has(`${String(name).split(':')[0]}.dvc`), `pointer of ${name} is in HEAD`);
 

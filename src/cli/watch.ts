@@ -27,6 +27,7 @@ interface WatchFlags {
   node?: string;
   plugin?: string;
   modelFramework: string;
+  segmentResults: number;
   modelType: string;
   modelName: string;
 }
@@ -34,6 +35,12 @@ interface WatchFlags {
 function positiveSeconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
   return n;
 }
 
@@ -71,6 +78,7 @@ export function registerWatch(program: Command): void {
     .option('--settle <seconds>', 'how long a file must stay unchanged before it counts (folder mode and model)', nonNegativeSeconds, 2)
     .option('--node <id>', 'node identity to record (e.g. the VSN)')
     .option('--plugin <name>', 'plugin identity to record (e.g. image and tag)')
+    .option('--segment-results <n>', 'seal closed executions into a segment after this many results (bounds memory)', positiveInt, 10_000)
     .option('--model-framework <name>', 'cmf model_framework property', 'Default')
     .option('--model-type <name>', 'cmf model_type property', 'Default')
     .option('--model-name <name>', 'cmf model_name property', 'Default')
@@ -114,6 +122,7 @@ async function watchCommand(f: WatchFlags): Promise<void> {
     settleMs: f.settle * 1000,
     checkpointMs: 30_000,
     checkpointEntries: 20_000,
+    segmentResults: f.segmentResults,
     identity,
     command: commandRepr(argv),
     logger,

@@ -1,17 +1,29 @@
 import { promises as fsp } from 'node:fs';
+import type { Database } from 'sql.js';
 import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { UserError } from '../errors.js';
 import { Journal } from '../recorder/journal.js';
 import { Applier } from '../recorder/apply.js';
+import { listSegments, type SealedSegment } from '../recorder/segment.js';
 import { WorkspaceLayout } from '../workspace/layout.js';
 import { readSettings, type WorkspaceSettings } from '../workspace/settings.js';
 
 export interface Snapshot {
   ws: WorkspaceLayout;
+  /** Sealed segments (closed executions moved out of the live mlmd), oldest first. */
+  segments: SealedSegment[];
   settings: WorkspaceSettings | undefined;
   store: MlmdStore;
   /** Journal entries not yet in the saved mlmd (watch is running or crashed). */
   journaled: number;
+}
+
+export interface SnapshotOptions {
+  /**
+   * How to read the mlmd file; default loadMlmd (integrity-checked, built-in
+   * types upserted). The query commands pass a lighter read-only loader.
+   */
+  load?: (file: string) => Promise<Database>;
 }
 
 /**
@@ -20,7 +32,7 @@ export interface Snapshot {
  * for `watch`: the mlmd is replaced atomically and a torn journal tail is
  * ignored.
  */
-export async function openSnapshot(workspace: string, mlmdFlag?: string): Promise<Snapshot> {
+export async function openSnapshot(workspace: string, mlmdFlag?: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
   const probe = new WorkspaceLayout(workspace);
   const settings = await readSettings(probe.settingsFile);
   const ws = new WorkspaceLayout(workspace, mlmdFlag ?? settings?.mlmd ?? 'mlmd');
@@ -28,9 +40,9 @@ export async function openSnapshot(workspace: string, mlmdFlag?: string): Promis
   if (!exists) {
     throw new UserError(`no mlmd file at ${ws.mlmdFile}; run "cmf-sage watch" first or pass --workspace/--mlmd`);
   }
-  const { db } = await loadMlmd(ws.mlmdFile);
+  const db = opts.load ? await opts.load(ws.mlmdFile) : (await loadMlmd(ws.mlmdFile)).db;
   const store = new MlmdStore(db);
   const { entries } = await Journal.read(ws.journalFile);
   if (entries.length > 0) new Applier(store).apply(entries);
-  return { ws, settings, store, journaled: entries.length };
+  return { ws, settings, store, journaled: entries.length, segments: await listSegments(ws.root) };
 }

@@ -19,6 +19,8 @@ export interface StatusReport {
   models: ModelSummary[];
   lastRecordedAt: string | null;
   journalEntries: number;
+  /** Sealed segments on disk (their executions are counted above too). */
+  segments: number;
 }
 
 function rows(db: Database, sql: string, params: (string | number)[] = []): unknown[][] {
@@ -65,17 +67,36 @@ export function statusReport(snap: Snapshot): StatusReport {
     results: Number(results),
   }));
   const last = scalar(db, 'SELECT max(create_time_since_epoch) FROM Artifact');
+  // Sealed segments hold the older executions: add their manifests' counts.
+  const artifacts = { Dataset: countType('Dataset'), Model: countType('Model'), Metrics: countType('Metrics') };
+  let lastIso = last > 0 ? new Date(last).toISOString() : null;
+  let allExecutions = executions;
+  const byMd5 = new Map(models.map((m) => [m.md5, { ...m }]));
+  for (const { manifest: m } of snap.segments) {
+    allExecutions += m.counts.executions;
+    artifacts.Dataset += m.counts.Dataset;
+    artifacts.Metrics += m.counts.Metrics;
+    for (const mv of m.models ?? []) {
+      const cur = byMd5.get(mv.md5);
+      if (cur) cur.results += mv.results;
+      else byMd5.set(mv.md5, { ...mv });
+    }
+    if (m.lastRecordedAt && (!lastIso || m.lastRecordedAt > lastIso)) lastIso = m.lastRecordedAt;
+  }
+  // A model version in several segments is one version.
+  artifacts.Model = byMd5.size;
   return {
     workspace: snap.ws.root,
     pipeline,
     stage,
     mlmd: snap.ws.mlmdFile,
-    executions,
+    executions: allExecutions,
     openExecutions,
-    artifacts: { Dataset: countType('Dataset'), Model: countType('Model'), Metrics: countType('Metrics') },
-    models,
-    lastRecordedAt: last > 0 ? new Date(last).toISOString() : null,
+    artifacts,
+    models: [...byMd5.values()],
+    lastRecordedAt: lastIso,
     journalEntries: snap.journaled,
+    segments: snap.segments.length,
   };
 }
 
@@ -90,6 +111,7 @@ export function formatStatus(r: StatusReport): string {
     `last result ${r.lastRecordedAt ?? 'never'}`,
   ];
   if (r.journalEntries > 0) lines.push(`journal     ${r.journalEntries} entries not yet checkpointed`);
+  if (r.segments > 0) lines.push(`segments    ${r.segments} sealed`);
   lines.push('', 'model versions (newest first):');
   if (r.models.length === 0) lines.push('  (none)');
   const w = Math.max(4, ...r.models.map((m) => m.path.length));

@@ -21,6 +21,7 @@ import { ensureWorkspace } from '../workspace/init.js';
 import { loadState, saveState, type SourceState } from '../workspace/state.js';
 import { writeSettings } from '../workspace/settings.js';
 import { Journal } from './journal.js';
+import { closedExecutions, listSegments, pruneExecutions, resultCount, sealSegment } from './segment.js';
 import { Applier } from './apply.js';
 import { ModelTracker, type KnownModel } from './model.js';
 import type { Entry, FileEntry, MeasureEntry, OpenEntry, ModelRef } from './entries.js';
@@ -57,6 +58,8 @@ export interface RecorderOptions {
   checkpointMs: number;
   /** ... or after this many journal entries. */
   checkpointEntries: number;
+  /** Seal closed executions into a segment once the live mlmd holds this many results. */
+  segmentResults: number;
   identity: Record<string, string>;
   command: string;
   logger: Logger;
@@ -98,6 +101,8 @@ export class Recorder {
   private metricsTypeId: number | undefined;
   private totalRecorded = 0;
   private filesHashed = 0;
+  /** Results (Dataset + Metrics) in the live mlmd: what the next segment would hold. */
+  private liveResults = 0;
   /** The mlmd file as we last wrote it: a save refuses if someone else changed it since (B09). */
   private mlmdStamp: FileStamp | null = null;
 
@@ -186,6 +191,8 @@ export class Recorder {
       this.applier.apply(entries);
       this.absorbSourceState(entries);
     }
+    await this.pruneSealedLeftovers();
+    this.liveResults = resultCount(this.store);
     const known = (this.state as SourceState & { model?: KnownModel }).model;
     await this.model.resume(known);
     for (const open of this.applier.openExecutions()) {
@@ -205,6 +212,21 @@ export class Recorder {
     }
     await this.writeModelPointer(this.model.current!);
     await this.checkpoint('start');
+  }
+
+  /**
+   * A crash between writing a segment and the next checkpoint leaves its
+   * executions in the live mlmd too; only the newest segment can be affected.
+   */
+  private async pruneSealedLeftovers(): Promise<void> {
+    const segments = await listSegments(this.ws.root);
+    const newest = segments[segments.length - 1];
+    if (!newest) return;
+    const ids = newest.manifest.executions.flatMap((u) => this.store.findExecutionsByProperty('Execution_uuid', u));
+    if (ids.length === 0) return;
+    this.opts.logger.info({ segment: newest.manifest.segment, executions: ids.length }, 'removing executions already sealed');
+    pruneExecutions(this.store, ids, 'others');
+    this.dirty = true;
   }
 
   /** Executions left RUNNING in the mlmd with nothing in the journal (journal lost). */
@@ -370,6 +392,7 @@ export class Recorder {
     for (const l of logLines) this.opts.logger.info(l.obj, l.msg);
     const results = entries.filter((e) => e.t === 'file' || e.t === 'measure').length;
     this.totalRecorded += results;
+    this.liveResults += results;
     this.dirty = true;
     return results;
   }
@@ -498,6 +521,12 @@ export class Recorder {
       await this.closeExecution('window elapsed');
     }
     await this.checkModel();
+    const requested = await fsp.stat(this.ws.sealRequestFile).then(() => true, () => false);
+    if (this.liveResults >= this.opts.segmentResults || requested) {
+      if (this.open && this.liveResults >= this.opts.segmentResults) await this.closeExecution('segment full');
+      await this.seal(requested ? 'push requested it' : 'segment full');
+      if (requested) await fsp.rm(this.ws.sealRequestFile, { force: true });
+    }
     if (
       this.dirty &&
       (this.now() - this.lastCheckpoint >= this.opts.checkpointMs || this.journal.entries >= this.opts.checkpointEntries)
@@ -562,6 +591,30 @@ export class Recorder {
     this.lastCheckpoint = this.now();
     this.dirty = false;
     this.opts.logger.debug({ reason, commitMs: t1 - t0, ms: performance.now() - t0 }, 'checkpoint');
+  }
+
+  /**
+   * Move every closed execution into a new sealed segment and out of the live
+   * mlmd, then checkpoint: memory stays bounded however long watch runs.
+   */
+  async seal(reason: string): Promise<void> {
+    const ids = closedExecutions(this.store, `${this.opts.pipeline}/${this.opts.stage}`);
+    if (ids.length === 0) return;
+    if (this.dirty || this.pendingPointers.size > 0) await this.checkpoint('before sealing');
+    const seg = await sealSegment(this.store, ids, {
+      root: this.ws.root,
+      pipeline: this.opts.pipeline,
+      stage: this.opts.stage,
+      mlmdName: this.opts.mlmdName,
+      now: this.opts.now,
+    });
+    crashPoint('segment.sealed');
+    pruneExecutions(this.store, ids, 'others');
+    this.store.db.exec('VACUUM');
+    this.liveResults = resultCount(this.store);
+    this.dirty = true;
+    this.opts.logger.info({ segment: seg.manifest.segment, executions: ids.length, reason, counts: seg.manifest.counts }, 'segment sealed');
+    await this.checkpoint('sealed');
   }
 
   /** Clean stop: close the open execution, checkpoint, release the lock. */

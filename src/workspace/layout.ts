@@ -34,6 +34,10 @@ export class WorkspaceLayout {
   get settingsFile(): string {
     return path.join(this.stateDir, 'workspace.json');
   }
+  /** Written by `push` to ask a running `watch` to seal what is closed. */
+  get sealRequestFile(): string {
+    return path.join(this.stateDir, 'seal-request');
+  }
   get lockFile(): string {
     return path.join(this.stateDir, 'lock');
   }

@@ -1,0 +1,195 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { getSqlJs, type MlmdStore } from '../mlmd/index.js';
+import { fsyncDir, writeFileAtomic } from '../fsutil/atomic.js';
+import { crashPoint } from '../faults.js';
+import { segmentsDir } from '../workspace/segments.js';
+
+/**
+ * Segments keep the live mlmd small. sql.js holds the whole database in
+ * memory and rewrites it on every save, so closed executions are moved out
+ * into a sealed segment: a standalone MLMD file (same types, contexts and ids)
+ * with a manifest, written once and never changed. `push` delivers segments;
+ * queries read them beside the live mlmd.
+ */
+
+export interface SegmentPointer {
+  path: string;
+  md5: string;
+  size: number;
+}
+
+export interface SegmentModel {
+  md5: string;
+  path: string;
+  results: number;
+}
+
+export interface SegmentManifest {
+  segment: string;
+  pipeline: string;
+  stage: string;
+  mlmdName: string;
+  sealedAt: string;
+  executions: string[];
+  counts: { executions: number; Dataset: number; Model: number; Metrics: number };
+  gitEndCommits: string[];
+  pointers: SegmentPointer[];
+  objects: string[];
+  models: SegmentModel[];
+  /** Time of the newest artifact (ISO), for status. */
+  lastRecordedAt: string | null;
+}
+
+export interface SealedSegment {
+  dir: string;
+  manifest: SegmentManifest;
+}
+
+/** Sealed segments, oldest first (names are zero-padded sequence numbers). */
+export async function listSegments(root: string): Promise<SealedSegment[]> {
+  const dir = segmentsDir(root);
+  let names: string[];
+  try {
+    names = (await fsp.readdir(dir)).filter((n) => /^\d{6,}$/.test(n)).sort();
+  } catch {
+    return [];
+  }
+  const out: SealedSegment[] = [];
+  for (const name of names) {
+    try {
+      const manifest = JSON.parse(await fsp.readFile(path.join(dir, name, 'manifest.json'), 'utf8')) as SegmentManifest;
+      out.push({ dir: path.join(dir, name), manifest });
+    } catch {
+      // a folder without a readable manifest is not a sealed segment
+    }
+  }
+  return out;
+}
+
+function idList(ids: number[]): string {
+  return ids.map((n) => String(Math.trunc(n))).join(',') || 'NULL';
+}
+
+function rows(store: MlmdStore, sql: string): unknown[][] {
+  return store.db.exec(sql)[0]?.values ?? [];
+}
+
+/** Closed executions of a stage, oldest first. */
+export function closedExecutions(store: MlmdStore, stageName: string): number[] {
+  return rows(
+    store,
+    `SELECT e.id FROM Execution e
+       JOIN Association s ON s.execution_id = e.id
+       JOIN Context c ON c.id = s.context_id
+      WHERE c.name = '${stageName.replace(/'/g, "''")}' AND e.last_known_state = 3
+      ORDER BY e.id`,
+  ).map((r) => Number(r[0]));
+}
+
+/** Results (Dataset and Metrics artifacts) in the store. */
+export function resultCount(store: MlmdStore): number {
+  return Number(
+    rows(store, "SELECT count(*) FROM Artifact a JOIN Type t ON t.id = a.type_id WHERE t.name IN ('Dataset','Metrics') AND t.type_kind = 1")[0]?.[0] ?? 0,
+  );
+}
+
+/** Remove executions (with their events, properties, associations) and artifacts nothing links to any more. */
+export function pruneExecutions(store: MlmdStore, executionIds: number[], keep: 'these' | 'others'): void {
+  const ids = idList(executionIds);
+  const sel = keep === 'others' ? `IN (${ids})` : `NOT IN (${ids})`;
+  store.transaction(() => {
+    store.db.exec(`
+      DELETE FROM EventPath WHERE event_id IN (SELECT id FROM Event WHERE execution_id ${sel});
+      DELETE FROM Event WHERE execution_id ${sel};
+      DELETE FROM ExecutionProperty WHERE execution_id ${sel};
+      DELETE FROM Association WHERE execution_id ${sel};
+      DELETE FROM Execution WHERE id ${sel};
+      DELETE FROM ArtifactProperty WHERE artifact_id NOT IN (SELECT artifact_id FROM Event);
+      DELETE FROM Attribution WHERE artifact_id NOT IN (SELECT artifact_id FROM Event);
+      DELETE FROM Artifact WHERE id NOT IN (SELECT artifact_id FROM Event);
+    `);
+  });
+}
+
+/** The manifest's facts, read from a segment database. */
+function describe(store: MlmdStore): Omit<SegmentManifest, 'segment' | 'pipeline' | 'stage' | 'mlmdName' | 'sealedAt'> {
+  const executions = rows(store, "SELECT string_value FROM ExecutionProperty WHERE name = 'Execution_uuid' AND is_custom_property = 0 ORDER BY execution_id").map((r) => String(r[0]));
+  const count = (t: string) => Number(rows(store, `SELECT count(*) FROM Artifact a JOIN Type t ON t.id = a.type_id WHERE t.name = '${t}' AND t.type_kind = 1`)[0]?.[0] ?? 0);
+  const gitEndCommits = [
+    ...new Set(rows(store, "SELECT string_value FROM ExecutionProperty WHERE name = 'Git_End_Commit' AND is_custom_property = 0 ORDER BY execution_id").map((r) => String(r[0])).filter(Boolean)),
+  ];
+  const pointers = rows(
+    store,
+    `SELECT a.name, a.uri, (SELECT p.int_value FROM ArtifactProperty p WHERE p.artifact_id = a.id AND p.name = 'size' AND p.is_custom_property = 1)
+       FROM Artifact a JOIN Type t ON t.id = a.type_id WHERE t.name IN ('Dataset','Model') AND t.type_kind = 1 ORDER BY a.id`,
+  ).map(([name, uri, size]) => ({ path: `${String(name).split(':')[0]}.dvc`, md5: String(uri), size: Number(size ?? 0) }));
+  const models = rows(
+    store,
+    `SELECT m.uri, m.name,
+       (SELECT count(DISTINCT o.artifact_id) FROM Event i
+          JOIN Event o ON o.execution_id = i.execution_id AND o.type = 4
+          JOIN Artifact d ON d.id = o.artifact_id JOIN Type dt ON dt.id = d.type_id AND dt.name = 'Dataset'
+         WHERE i.artifact_id = m.id AND i.type = 3)
+       FROM Artifact m JOIN Type t ON t.id = m.type_id WHERE t.name = 'Model' AND t.type_kind = 1 ORDER BY m.id`,
+  ).map(([uri, name, results]) => ({ md5: String(uri), path: String(name).split(':')[0], results: Number(results) }));
+  const last = Number(rows(store, 'SELECT max(create_time_since_epoch) FROM Artifact')[0]?.[0] ?? 0);
+  return {
+    executions,
+    counts: { executions: executions.length, Dataset: count('Dataset'), Model: count('Model'), Metrics: count('Metrics') },
+    gitEndCommits,
+    pointers,
+    objects: [...new Set(pointers.map((p) => p.md5))],
+    models,
+    lastRecordedAt: last > 0 ? new Date(last).toISOString() : null,
+  };
+}
+
+export interface SealOptions {
+  root: string;
+  pipeline: string;
+  stage: string;
+  mlmdName: string;
+  now?: () => number;
+}
+
+/**
+ * Write the given (closed) executions as a new sealed segment. The folder is
+ * built under a dot-name and renamed into place, so a reader or a crash sees
+ * a whole segment or none. The live store is not changed here: the caller
+ * prunes it and checkpoints (a crash in between is undone at the next start by
+ * pruning what a sealed manifest names).
+ */
+export async function sealSegment(store: MlmdStore, executionIds: number[], o: SealOptions): Promise<SealedSegment> {
+  const SQL = await getSqlJs();
+  const { MlmdStore: Store } = await import('../mlmd/index.js');
+  const copy = new Store(new SQL.Database(store.db.export()));
+  try {
+    pruneExecutions(copy, executionIds, 'these');
+    copy.db.exec('VACUUM');
+    const base = segmentsDir(o.root);
+    await fsp.mkdir(base, { recursive: true });
+    const existing = await listSegments(o.root);
+    const seq = String((existing.length ? Number(existing[existing.length - 1].manifest.segment) : 0) + 1).padStart(6, '0');
+    const manifest: SegmentManifest = {
+      segment: seq,
+      pipeline: o.pipeline,
+      stage: o.stage,
+      mlmdName: o.mlmdName,
+      sealedAt: new Date(o.now ? o.now() : Date.now()).toISOString(),
+      ...describe(copy),
+    };
+    const tmp = path.join(base, `.${seq}.tmp`);
+    await fsp.rm(tmp, { recursive: true, force: true });
+    await fsp.mkdir(tmp);
+    await writeFileAtomic(path.join(tmp, 'mlmd'), copy.db.export());
+    await writeFileAtomic(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+    crashPoint('segment.written');
+    const dir = path.join(base, seq);
+    await fsp.rename(tmp, dir);
+    await fsyncDir(base);
+    return { dir, manifest };
+  } finally {
+    copy.db.close();
+  }
+}

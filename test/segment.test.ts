@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { copyFixture, FIXTURES, runCli, sqlite, tempDir } from './helpers.js';
+
+test('closed executions are sealed into a segment once the live mlmd holds --segment-results results', async () => {
+  const root = await tempDir('seg-');
+  const logdir = await copyFixture('pywaggle-binary/logdir', path.join(root, 'logdir'));
+  const model = path.join(root, 'model.bin');
+  await fsp.copyFile(path.join(FIXTURES, 'model', 'smoke-model-v1.bin'), model);
+  const ws = path.join(root, 'ws');
+  const run = await runCli(['watch', '--once', '--pipeline', 'smoke', '--model', model, '--results', logdir, '--workspace', ws, '--segment-results', '5']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /segment sealed/);
+  const segDir = path.join(ws, '.cmf-sage', 'segments', '000001');
+  const manifest = JSON.parse(await fsp.readFile(path.join(segDir, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.segment, '000001');
+  assert.equal(manifest.pipeline, 'smoke');
+  assert.deepEqual(manifest.counts, { executions: 1, Dataset: 4, Model: 1, Metrics: 4 });
+  assert.equal(manifest.pointers.length, 5);
+  assert.equal(manifest.executions.length, 1);
+  // the segment is a complete MLMD file of its own; the live one no longer holds the execution
+  const seg = path.join(segDir, 'mlmd');
+  assert.deepEqual(await sqlite(seg, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+  assert.deepEqual(await sqlite(seg, 'SELECT schema_version AS v FROM MLMDEnv'), [{ v: 10 }]);
+  assert.deepEqual(await sqlite(seg, "SELECT name FROM Context ORDER BY id"), [{ name: 'smoke' }, { name: 'smoke/inference' }]);
+  assert.deepEqual(await sqlite(seg, 'SELECT count(*) AS n FROM Event'), [{ n: 9 }]);
+  assert.deepEqual(await sqlite(seg, "SELECT string_value AS u FROM ExecutionProperty WHERE name='Execution_uuid'"), [{ u: manifest.executions[0] }]);
+  const live = path.join(ws, 'mlmd');
+  assert.deepEqual(await sqlite(live, 'SELECT count(*) AS n FROM Execution'), [{ n: 0 }]);
+  assert.deepEqual(await sqlite(live, 'SELECT count(*) AS n FROM Artifact'), [{ n: 0 }]);
+  assert.deepEqual(await sqlite(live, 'SELECT count(*) AS n FROM Context'), [{ n: 2 }]);
+  // ids stay unique: the next execution continues after the sealed one
+  await fsp.appendFile(path.join(logdir, 'data.ndjson'), '{"meta":{},"name":"env.smoke.certainty","timestamp":"2026-12-03T15:50:00.000000001","value":0.5}\n');
+  assert.equal((await runCli(['watch', '--once', '--pipeline', 'smoke', '--model', model, '--results', logdir, '--workspace', ws, '--segment-results', '5'])).code, 0);
+  assert.deepEqual(await sqlite(live, 'SELECT id FROM Execution'), [{ id: 2 }]);
+  // status counts the segment and the live mlmd together
+  const st = JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout);
+  assert.equal(st.executions, 2);
+  assert.deepEqual(st.artifacts, { Dataset: 4, Model: 1, Metrics: 5 });
+  assert.equal(st.segments, 1);
+  assert.equal(st.models[0].results, 4);
+});
