@@ -42,3 +42,43 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
   assert.equal(st.segments, 1);
   assert.equal(st.models[0].results, 4);
 });
+
+test('push asks a running watch to seal; without a watch it seals itself', async () => {
+  const { sealForPush } = await import('../src/recorder/offline.js');
+  const { WatchProcess } = await import('./watch-process.js');
+  const { ResultWriter } = await import('./durability-helpers.js');
+  const { silentLogger } = await import('../src/log.js');
+  const root = await tempDir('seal-push-');
+  const logdir = path.join(root, 'logdir');
+  const model = path.join(root, 'model.bin');
+  await fsp.copyFile(path.join(FIXTURES, 'model', 'smoke-model-v1.bin'), model);
+  const ws = path.join(root, 'ws');
+  const writer = new ResultWriter(logdir);
+  await writer.init();
+  const args = ['--pipeline', 'p', '--model', model, '--results', logdir, '--workspace', ws, '--settle', '0'];
+  const w = new WatchProcess([...args, '--window', '0.5']);
+  try {
+    await w.waitFor((l) => l.msg === 'watching');
+    await writer.add();
+    await w.waitFor((l) => l.msg === 'execution closed');
+    assert.equal(await sealForPush(ws, silentLogger(), { waitMs: 10_000 }), 'sealed-by-watch');
+    await w.waitFor((l) => l.msg === 'segment sealed');
+  } finally {
+    assert.equal((await w.stop()).code, 0);
+  }
+  // no watch now: seal here
+  await writer.add();
+  assert.equal((await runCli(['watch', '--once', ...args])).code, 0);
+  assert.equal(await sealForPush(ws, silentLogger()), 'sealed');
+  assert.equal(await sealForPush(ws, silentLogger()), 'nothing-to-seal');
+  const segs = (await fsp.readdir(path.join(ws, '.cmf-sage', 'segments'))).sort();
+  assert.deepEqual(segs, ['000001', '000002']);
+  assert.deepEqual(await sqlite(path.join(ws, 'mlmd'), 'SELECT count(*) AS n FROM Execution'), [{ n: 0 }]);
+  // watch carries on after an offline seal, and the invariants hold across segments
+  await writer.add();
+  assert.equal((await runCli(['watch', '--once', ...args])).code, 0);
+  const st = JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout);
+  assert.equal(st.artifacts.Dataset, 3);
+  assert.equal(st.artifacts.Metrics, 3);
+  assert.equal(st.executions, 3);
+});

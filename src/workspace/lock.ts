@@ -36,7 +36,9 @@ export class WorkspaceLock {
     private readonly logger: Logger,
   ) {}
 
-  async acquire(command: string): Promise<void> {
+  /** Take the lock; a short command (not a watch) holding it is waited for up to `waitMs`. */
+  async acquire(command: string, waitMs = 30_000): Promise<void> {
+    const waitUntil = Date.now() + waitMs;
     const mine: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command };
     const text = JSON.stringify(mine) + '\n';
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -51,6 +53,12 @@ export class WorkspaceLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const other = await this.read();
+      if (other && other.host === mine.host && other.pid !== process.pid && alive(other.pid) && !/\bwatch\b/.test(other.command) && Date.now() < waitUntil) {
+        // push and other short commands hold the lock for seconds: wait for them
+        attempt--;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       if (other && other.host === mine.host && other.pid !== process.pid && alive(other.pid)) {
         throw new UserError(
           `the workspace is in use by another cmf-sage (pid ${other.pid}, "${other.command}", started ${other.started}); stop it first or use another --workspace`,
