@@ -12,6 +12,7 @@ export function registerLineage(program: Command): void {
       .description('how a result came to be: result → execution (window, node, git commits) → model version → stage and pipeline'),
   )
     .option('--json', JSON_HELP)
+    .addHelpText('after', '\nExit codes: 0 found, 1 nothing recorded matches TARGET, 2 bad input (e.g. not an MLMD file).')
     .action(async (target: string, f: SourceFlags & { json?: boolean }) => {
       await withView(f, false, async (view) => {
         let rep;

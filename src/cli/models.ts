@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { damagedFileError } from '../query/mlmd-file.js';
 import { modelJson, modelVersions, formatModels } from '../query/models.js';
 import { openSources, type OpenedSources } from '../query/sources.js';
 import { LineageView } from '../query/view.js';
@@ -25,6 +26,9 @@ export async function withView<T>(f: SourceFlags, counts: boolean, fn: (view: Li
   try {
     view = LineageView.load(sources.files, { counts });
     return await fn(view, sources);
+  } catch (err) {
+    // files are not integrity-scanned on load (too slow for 100k results): a damaged page surfaces here
+    throw damagedFileError(err, sources.describe) ?? err;
   } finally {
     view?.close();
     sources.close();
@@ -47,7 +51,7 @@ export function writeChunks(chunks: Iterable<string>, out: NodeJS.WritableStream
   if (buf.length) out.write(buf.join(''));
 }
 
-export const JSON_HELP = 'one JSON value for scripts; int64 values (ns timestamps, sizes) are strings so they stay exact';
+export const JSON_HELP = 'one JSON value for scripts; int64 values (ns timestamps) are strings so they stay exact';
 
 export function registerModels(program: Command): void {
   addSourceOptions(

@@ -37,13 +37,14 @@ export function registerResults(program: Command): void {
     .option('--name <name>', 'Sage name: a measurement name, or "upload" for result files; * matches anything')
     .addOption(new Option('--json', JSON_HELP).conflicts('csv'))
     .addOption(new Option('--csv', 'RFC 4180 CSV with a header line'))
+    .addHelpText('after', '\nExit codes: 0 ok (also when no row matches), 1 no such model version, 2 bad input (e.g. a TIME or file it cannot read).')
     .action(async (f: ResultsFlags) => {
       const now = nowNs();
       const filter: ResultFilter = { sinceNs: time('--since', f.since, now), untilNs: time('--until', f.until, now), name: f.name };
       await withView(f, false, (view) => {
-        const versions = modelVersions(view);
         let models = null;
         if (f.model !== undefined) {
+          const versions = modelVersions(view);
           try {
             filter.models = resolveModelSpec(f.model, versions, view.executions);
           } catch (err) {
