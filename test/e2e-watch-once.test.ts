@@ -218,3 +218,44 @@ test('bad input: one clear line, exit 2, nothing touched', async () => {
   assert.equal(await fsp.readFile(path.join(ws, 'mlmd'), 'utf8'), lfs);
   assert.deepEqual(await fsp.readdir(ws), ['mlmd']);
 });
+
+test('odd plugin output never makes the workspace unreadable: int beyond int64, very long names', async () => {
+  const { root, logdir, ws, args } = await setup('pywaggle-binary');
+  const longName = `1796312099000000001-${'a'.repeat(225)}.jpg`;
+  await fsp.writeFile(path.join(logdir, 'uploads', longName), 'long name');
+  await fsp.appendFile(
+    path.join(logdir, 'data.ndjson'),
+    '{"meta":{},"name":"env.big","timestamp":"2026-12-03T15:40:00.000000001","value":18446744073709551616}\n' +
+      `{"meta":{"filename":"${'a'.repeat(225)}.jpg"},"name":"upload","timestamp":"2026-12-03T15:34:59.000000001","value":"/p/uploads/${longName}"}\n`,
+  );
+  const run = await runCli(args);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /recorded 10 result/);
+  const big = await sqlite(path.join(ws, 'mlmd'), "SELECT p.string_value AS v FROM ArtifactProperty p WHERE p.name='value' AND p.artifact_id IN (SELECT artifact_id FROM ArtifactProperty WHERE name='measurement' AND string_value='env.big')");
+  assert.deepEqual(big, [{ v: '18446744073709551616' }]);
+  const key = await sqlite(path.join(ws, 'mlmd'), `SELECT a.name FROM Artifact a JOIN ArtifactProperty p ON p.artifact_id=a.id WHERE p.name='upload_key' AND p.string_value='${longName}'`);
+  assert.equal(key.length, 1);
+  const pointer = `${String(key[0].name).split(':')[0]}.dvc`;
+  assert.ok(Buffer.byteLength(path.basename(pointer)) <= 255);
+  await fsp.access(path.join(ws, pointer));
+  assert.equal((await runCli(['status', '--workspace', ws, '--json'])).code, 0);
+  await execFileP('git', ['fsck', '--full', '--strict'], { cwd: ws });
+  void root;
+});
+
+test('a workspace keeps its pipeline, stage and mlmd: another one is refused', async () => {
+  const { ws, args, root } = await setup('pywaggle-binary');
+  assert.equal((await runCli(args)).code, 0);
+  const other = args.map((a) => (a === 'smoke' ? 'other' : a));
+  const r1 = await runCli(other);
+  assert.equal(r1.code, 2);
+  assert.match(r1.stderr, /records --pipeline smoke, not other; use another --workspace/);
+  const r2 = await runCli([...args, '--mlmd', 'second']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /records --mlmd mlmd, not second/);
+  const file = path.join(root, 'a-file');
+  await fsp.writeFile(file, 'x');
+  const r3 = await runCli(args.map((a) => (a === ws ? file : a)));
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /is not a folder/);
+});

@@ -5,7 +5,10 @@ import { randomBytes } from 'node:crypto';
 
 /** A temp name in the same directory, so rename() stays on one file system. */
 export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  // Keep within NAME_MAX (255 bytes) however long the target's name is.
+  let base = path.basename(target);
+  while (Buffer.byteLength(base) > 200) base = base.slice(0, -1);
+  return path.join(path.dirname(target), `.${base}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 /** fsync a directory so that a rename or create inside it survives power loss. */

@@ -21,7 +21,11 @@ import type { Entry, FileEntry, MeasureEntry, OpenEntry } from './entries.js';
 export class Applier {
   private readonly executions = new Map<string, { id: number; ctx: PipelineContexts; open: OpenEntry }>();
 
-  constructor(private readonly store: MlmdStore) {}
+  constructor(
+    private readonly store: MlmdStore,
+    /** Told about an entry that could not be applied (it is skipped). */
+    private readonly onError: (entry: Entry, err: Error) => void = () => undefined,
+  ) {}
 
   /** Apply entries in one transaction; returns what was new. */
   apply(entries: Entry[]): { files: number; measures: number } {
@@ -29,22 +33,30 @@ export class Applier {
     let measures = 0;
     this.store.transaction(() => {
       for (const e of entries) {
-        switch (e.t) {
-          case 'open':
-            this.open(e);
-            break;
-          case 'file':
-            if (this.file(e)) files++;
-            break;
-          case 'measure':
-            this.measure(e);
-            measures++;
-            break;
-          case 'close':
-            this.close(e.exec, e.gitEnd, e.endNs, e.timeMs);
-            break;
-          default:
-            break; // cursor / seen entries are source state, not lineage
+        // Each entry in its own savepoint: one that cannot be applied is
+        // skipped whole instead of making the journal unreplayable.
+        try {
+          this.store.transaction(() => {
+            switch (e.t) {
+              case 'open':
+                this.open(e);
+                break;
+              case 'file':
+                if (this.file(e)) files++;
+                break;
+              case 'measure':
+                this.measure(e);
+                measures++;
+                break;
+              case 'close':
+                this.close(e.exec, e.gitEnd, e.endNs, e.timeMs);
+                break;
+              default:
+                break; // cursor / seen entries are source state, not lineage
+            }
+          });
+        } catch (err) {
+          this.onError(e, err as Error);
         }
       }
     });

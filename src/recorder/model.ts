@@ -2,6 +2,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { SourceChangedError, type DvcCache } from '../dvc/index.js';
 import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { safeName } from '../sources/layout.js';
 import type { ModelRef } from './entries.js';
 
@@ -23,6 +24,7 @@ export interface ModelOptions {
   name: string;
   settleMs: number;
   now?: () => number;
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -35,6 +37,7 @@ export class ModelTracker {
   current: ModelRef | undefined;
   private stamp: ModelFileStamp | undefined;
   private candidate: { stamp: ModelFileStamp; since: number } | undefined;
+  private warnedMissing = false;
 
   constructor(
     readonly file: string,
@@ -85,7 +88,13 @@ export class ModelTracker {
    */
   async poll(): Promise<ModelRef | undefined> {
     const st = await this.statFile();
-    if (!st) return undefined; // being replaced; keep the current version
+    if (!st) {
+      // Being replaced, or gone: results keep the version last seen.
+      if (!this.warnedMissing) this.opts.logger?.warn({ model: this.file }, 'model file is missing; results keep the last version seen');
+      this.warnedMissing = true;
+      return undefined;
+    }
+    this.warnedMissing = false;
     if (this.stamp && sameStamp(st, this.stamp)) {
       this.candidate = undefined;
       return undefined;

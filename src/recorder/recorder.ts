@@ -19,7 +19,7 @@ import { WorkspaceLayout } from '../workspace/layout.js';
 import { WorkspaceLock } from '../workspace/lock.js';
 import { ensureWorkspace } from '../workspace/init.js';
 import { loadState, saveState, type SourceState } from '../workspace/state.js';
-import { writeSettings } from '../workspace/settings.js';
+import { readSettings, writeSettings } from '../workspace/settings.js';
 import { Journal } from './journal.js';
 import { closedExecutions, listSegments, pruneExecutions, resultCount, sealSegment } from './segment.js';
 import { Applier } from './apply.js';
@@ -116,7 +116,9 @@ export class Recorder {
     this.ws = ws;
     this.lock = lock;
     this.journal = new Journal(ws.journalFile);
-    this.applier = new Applier(store);
+    this.applier = new Applier(store, (entry, err) =>
+      opts.logger.error({ entry: entry.t, err: err.message }, 'a journal entry could not be recorded; skipped'),
+    );
     this.cache = new DvcCache(ws.cacheDir, { logger: opts.logger });
     this.model = new ModelTracker(opts.modelPath, this.cache, {
       framework: opts.modelFramework,
@@ -124,6 +126,7 @@ export class Recorder {
       name: opts.modelName,
       settleMs: opts.settleMs,
       now: opts.now,
+      logger: opts.logger,
     });
   }
 
@@ -145,6 +148,20 @@ export class Recorder {
     await validateResultsDir(opts.resultsDir);
     await ModelTracker.validate(opts.modelPath);
     const ws = new WorkspaceLayout(opts.workspace, opts.mlmdName);
+    const st = await fsp.stat(ws.root).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new UserError(`workspace ${ws.root} is not a folder; pass a folder with --workspace`);
+    const before = await readSettings(ws.settingsFile);
+    if (before) {
+      for (const [flag, was, now] of [
+        ['--pipeline', before.pipeline, opts.pipeline],
+        ['--stage', before.stage, opts.stage],
+        ['--mlmd', before.mlmd, opts.mlmdName],
+      ] as const) {
+        if (was !== now) {
+          throw new UserError(`workspace ${ws.root} records ${flag} ${was}, not ${now}; use another --workspace for a different one`);
+        }
+      }
+    }
     // Refuse a bad mlmd file before the workspace is touched at all.
     const mlmdExists = await fsp.stat(ws.mlmdFile).then(() => true, () => false);
     const loaded = mlmdExists ? await loadMlmd(ws.mlmdFile) : undefined;
@@ -329,6 +346,17 @@ export class Recorder {
   }
 
   private async record(observations: Observation[], tail: Entry[]): Promise<number> {
+    const openBefore = this.open;
+    try {
+      return await this.recordBatch(observations, tail);
+    } catch (err) {
+      // An execution opened for this batch was never journaled: forget it.
+      this.open = openBefore;
+      throw err;
+    }
+  }
+
+  private async recordBatch(observations: Observation[], tail: Entry[]): Promise<number> {
     const entries: Entry[] = [];
     const seen: Record<string, [number, number]> = {};
     const batchKeys = new Set<string>();

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { isoFromNs } from './timestamp.js';
+
+const MAX_NAME_BYTES = 200;
 
 /**
  * Where a result's DVC pointer lives in the workspace: one folder per UTC day,
@@ -17,5 +20,13 @@ export function safeName(name: string): string {
   if (s === '' || s === '.' || s === '..') s = `_${s}`;
   if (s.startsWith('.')) s = `_${s.slice(1)}`;
   if (s.endsWith('.dvc')) s = `${s}_`;
+  // `<name>.dvc` must fit NAME_MAX (255 bytes): shorten long names, keeping
+  // them unique with a hash of the whole name.
+  if (Buffer.byteLength(s) > MAX_NAME_BYTES) {
+    const tag = `~${createHash('sha1').update(name).digest('hex').slice(0, 10)}`;
+    let head = s;
+    while (Buffer.byteLength(head) + tag.length > MAX_NAME_BYTES) head = head.slice(0, -1);
+    s = head + tag;
+  }
   return s;
 }

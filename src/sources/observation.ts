@@ -47,10 +47,18 @@ export type MeasurementValue =
   | { kind: 'double'; value: number }
   | { kind: 'string'; value: string };
 
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
 export function measurementValue(v: string | JsonNumber | boolean): MeasurementValue {
   if (typeof v === 'string') return { kind: 'string', value: v };
   if (typeof v === 'boolean') return { kind: 'int', value: v ? 1n : 0n };
-  if (v.isInteger) return { kind: 'int', value: v.toBigInt() };
+  if (v.isInteger) {
+    const n = v.toBigInt();
+    // MLMD int_value is int64; Python plugins can publish any int. Keep it exact, as text.
+    if (n > INT64_MAX || n < INT64_MIN) return { kind: 'string', value: v.raw };
+    return { kind: 'int', value: n };
+  }
   // SQLite stores a NaN REAL as NULL, which MLMD cannot read: keep it as text.
   if (!v.isFinite) return { kind: 'string', value: v.raw };
   return { kind: 'double', value: v.toNumber() };

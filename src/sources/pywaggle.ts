@@ -32,7 +32,7 @@ export class PywaggleSource {
   /** Everything after `cursor`, with the cursor to commit once recorded. */
   async read(
     cursor: TailCursor | undefined,
-    maxLines = 2000,
+    maxLines = 500,
   ): Promise<{ observations: Observation[]; cursor: TailCursor | undefined; more: boolean }> {
     // Bounded batches: a backlog of 100k lines is recorded (and acknowledged) in steps.
     const res = await readNewLines(this.ndjson, cursor, { maxLines });
