@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { formatLineage, lineageJson, TargetNotFoundError, traceLineage } from '../query/lineage.js';
+import { TargetNotFoundError, traceLineage } from '../query/lineage.js';
+import { formatLineage, lineageJson } from '../query/lineage-output.js';
 import { resolveWorkspaceDir } from './common.js';
 import { addSourceOptions, JSON_HELP, withView, type SourceFlags } from './models.js';
 

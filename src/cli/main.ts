@@ -7,6 +7,8 @@ import { registerModels } from './models.js';
 import { registerResults } from './results.js';
 import { registerLineage } from './lineage.js';
 import { registerGraph } from './graph.js';
+import { registerExport } from './export.js';
+import { registerPush } from './push.js';
 
 /** Entry point: parse, run one command, turn errors into one line + exit code. */
 export async function main(argv: string[]): Promise<void> {
@@ -26,6 +28,8 @@ export async function main(argv: string[]): Promise<void> {
   registerResults(program);
   registerLineage(program);
   registerGraph(program);
+  registerExport(program);
+  registerPush(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { damagedFileError } from '../query/mlmd-file.js';
-import { modelJson, modelVersions, formatModels } from '../query/models.js';
+import { modelVersions } from '../query/models.js';
+import { formatModels, modelJson } from '../query/models-output.js';
 import { openSources, type OpenedSources } from '../query/sources.js';
 import { LineageView } from '../query/view.js';
 import { resolveWorkspaceDir } from './common.js';

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openSnapshot } from '../query/snapshot.js';
 import { formatStatus, statusReport } from '../query/status.js';
 import { resolveWorkspaceDir } from './common.js';
+import { pushStatus } from '../push/index.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -12,7 +13,7 @@ export function registerStatus(program: Command): void {
     .option('--json', 'one JSON object for scripts')
     .action(async (f: { workspace?: string; mlmd?: string; json?: boolean }) => {
       const snap = await openSnapshot(resolveWorkspaceDir(f.workspace), f.mlmd);
-      const report = statusReport(snap);
+      const report = { ...statusReport(snap), push: await pushStatus(snap.ws.root) };
       process.stdout.write(f.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
     });
 }

@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { Recorder, type SourceKind } from '../recorder/recorder.js';
 import { runWatchLoop } from '../recorder/watch.js';
 import { defaultRemoteFor } from '../workspace/layout.js';
+import { readDefaultRemote } from '../dvc/index.js';
 import { commandRepr } from '../cmf/names.js';
 import { resolveWorkspaceDir } from './common.js';
 
@@ -116,7 +117,8 @@ async function watchCommand(f: WatchFlags): Promise<void> {
     modelName: f.modelName,
     resultsDir: path.resolve(resultsDir),
     source: f.source,
-    dvcRemote: f.dvcRemote ?? defaultRemoteFor(workspace),
+    // Keep a remote configured earlier (e.g. by cmf init) unless one is given.
+    dvcRemote: f.dvcRemote ?? (await readDefaultRemote(workspace).catch(() => undefined))?.url ?? defaultRemoteFor(workspace),
     gitRemote: f.gitRemote,
     windowMs: f.window * 1000,
     settleMs: f.settle * 1000,

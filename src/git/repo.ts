@@ -10,8 +10,8 @@ import { SerialQueue } from './queue.js';
 import { IndexLock } from './index-lock.js';
 import { createRepo, ensureRemote, removeAbandonedInits, type Author } from './create.js';
 import { ensureBranch } from './branch.js';
-import { stagedDiffers } from './changes.js';
-import { indexHas, rebuildIndexFromCommit, removeFromIndex } from './index-file.js';
+import { Committer } from './commit-paths.js';
+import { indexHas, rebuildIndexFromCommit } from './index-file.js';
 import { commitReads, historyReads, indexReads, newestCompleteLooseCommit } from './verify.js';
 import { isSha, isValidBranchName, readHead, readRef, writeHeadDurably, writeRefDurably } from './refs.js';
 
@@ -44,6 +44,7 @@ export class WorkspaceRepo {
   private readonly ctx: GitCtx;
   private readonly queue = new SerialQueue();
   private readonly lock: IndexLock;
+  private readonly committer: Committer;
   private readonly staleLockMs: number;
   private branch: string | undefined;
   private opened = false;
@@ -55,6 +56,7 @@ export class WorkspaceRepo {
     this.durable = createDurableFs({ fsync: opts.fsync ?? true });
     this.ctx = makeCtx(this.dir, this.durable);
     this.lock = new IndexLock(this.ctx.gitdir, this.logger, { timeoutMs: opts.lockTimeoutMs });
+    this.committer = new Committer(this.ctx);
     this.staleLockMs = opts.staleLockMs ?? 30_000;
   }
 
@@ -99,19 +101,11 @@ export class WorkspaceRepo {
   async commit(paths: string[], message: string): Promise<string> {
     const rel = normalizePaths(this.dir, paths);
     return this.mutate(async () => {
-      const head = await this.requireHead();
-      if (rel.length === 0) return head;
-      const present: string[] = [];
-      const gone: string[] = [];
-      for (const p of rel) ((await exists(path.join(this.dir, p))) ? present : gone).push(p);
-      const a = gitArgs(this.ctx);
-      // force: the caller named these paths; a .gitignore rule must not silently drop one.
-      if (present.length > 0) await git.add({ ...a, filepath: present, force: true });
-      if (gone.length > 0) await removeFromIndex(this.ctx, gone);
-      if (!(await stagedDiffers(this.ctx, head, rel))) return head;
-      const when = { ...this.author, timestamp: Math.floor(Date.now() / 1000) };
-      const sha = await git.commit({ ...a, message, author: when, committer: when });
-      this.logger.debug({ sha, paths: rel.length }, 'committed');
+      const head = await this.requireHeadInfo();
+      if (rel.length === 0) return head.sha;
+      const who = { ...this.author, timestamp: Math.floor(Date.now() / 1000) };
+      const sha = await this.committer.commit(rel, message, who, head);
+      if (sha !== head.sha) this.logger.debug({ sha, paths: rel.length }, 'committed');
       return sha;
     });
   }
@@ -192,8 +186,9 @@ export class WorkspaceRepo {
         const n = await rebuildIndexFromCommit(this.ctx, result);
         this.logger.warn({ file: path.join(this.ctx.gitdir, 'index'), entries: n }, 'repair: index rebuilt from HEAD');
       }
-      // Nothing isomorphic-git cached about the old state may survive.
+      // Nothing isomorphic-git or the committer cached about the old state may survive.
       this.ctx.cache = {};
+      this.committer.forget();
       return result;
     });
   }
@@ -236,20 +231,25 @@ export class WorkspaceRepo {
 
   /** HEAD's commit, or a one-line error naming the broken file (never isomorphic-git's TypeError, #2287). */
   private async requireHead(): Promise<string> {
-    const r = await this.checkHeadOnly();
-    if (!r.ok) throw new UserError(`git repository ${this.dir} is damaged: ${r.problem} (${r.file}); run the repair`, 3);
-    return r.sha;
+    return (await this.requireHeadInfo()).sha;
   }
 
-  private async checkHeadOnly(): Promise<{ ok: true; sha: string } | { ok: false; problem: string; file: string }> {
+  /** HEAD's commit and the ref a new commit moves (`HEAD` itself when detached). */
+  private async requireHeadInfo(): Promise<{ sha: string; ref: string }> {
+    const r = await this.checkHeadOnly();
+    if (!r.ok) throw new UserError(`git repository ${this.dir} is damaged: ${r.problem} (${r.file}); run the repair`, 3);
+    return { sha: r.sha, ref: r.ref };
+  }
+
+  private async checkHeadOnly(): Promise<{ ok: true; sha: string; ref: string } | { ok: false; problem: string; file: string }> {
     const gitdir = this.ctx.gitdir;
     const head = await readHead(gitdir);
     if (head.kind === 'broken') return { ok: false, problem: `HEAD ${head.reason}`, file: path.join(gitdir, 'HEAD') };
-    if (head.kind === 'detached') return { ok: true, sha: head.sha };
+    if (head.kind === 'detached') return { ok: true, sha: head.sha, ref: 'HEAD' };
     const ref = await readRef(gitdir, head.ref);
     const file = path.join(gitdir, head.ref);
     if (ref.kind !== 'ok') return { ok: false, problem: `branch ref ${head.ref} is ${ref.kind === 'missing' ? 'missing' : ref.reason}`, file };
-    return { ok: true, sha: ref.sha };
+    return { ok: true, sha: ref.sha, ref: head.ref };
   }
 
   /** First touch of an existing repo: clear what a crash of an earlier run left behind. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { gitArgs, type GitCtx } from './context.js';
+import { indexFileReads } from './index-file.js';
 
 /**
  * Read-only checks used by check()/repair() (field fault B16). Each reads
@@ -126,12 +127,7 @@ async function readdirSafe(d: string): Promise<string[]> {
   }
 }
 
-/** The index parses (isomorphic-git checks its SHA-1 trailer); a missing index counts as readable. */
-export async function indexReads(ctx: GitCtx): Promise<boolean> {
-  try {
-    await git.listFiles(fresh(ctx));
-    return true;
-  } catch {
-    return false;
-  }
+/** The index parses and its SHA-1 trailer is right (index-file.ts); a missing index counts as readable. */
+export function indexReads(ctx: GitCtx): Promise<boolean> {
+  return indexFileReads(ctx.gitdir);
 }

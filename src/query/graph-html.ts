@@ -1,7 +1,8 @@
 import { isoFromNs } from '../sources/timestamp.js';
 import type { ExecutionFact } from './executions.js';
 import { groupTitle, outputsLabel, plural, type ExecutionGroup, type LineageGraph } from './graph.js';
-import { shortIso, type ModelVersion } from './models.js';
+import type { ModelVersion } from './models.js';
+import { shortIso } from './models-output.js';
 
 /**
  * The lineage as one self-contained HTML page: inline CSS and SVG laid out

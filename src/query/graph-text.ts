@@ -1,5 +1,5 @@
 import { groupTitle, outputsLabel, plural, type ExecutionGroup, type LineageGraph } from './graph.js';
-import { shortIso } from './models.js';
+import { shortIso } from './models-output.js';
 
 /** Node ids per kind; labels are escaped by each format. */
 function ids(g: LineageGraph) {

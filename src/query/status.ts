@@ -1,6 +1,7 @@
 import type { Database } from 'sql.js';
 import { EventType } from '../mlmd/index.js';
 import type { Snapshot } from './snapshot.js';
+import type { PushStatus } from '../push/index.js';
 
 export interface ModelSummary {
   md5: string;
@@ -101,7 +102,7 @@ export function statusReport(snap: Snapshot): StatusReport {
 }
 
 /** A short table for people. */
-export function formatStatus(r: StatusReport): string {
+export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
   const lines = [
     `workspace   ${r.workspace}`,
     `pipeline    ${r.pipeline ?? '-'}   stage ${r.stage ?? '-'}`,
@@ -112,6 +113,12 @@ export function formatStatus(r: StatusReport): string {
   ];
   if (r.journalEntries > 0) lines.push(`journal     ${r.journalEntries} entries not yet checkpointed`);
   if (r.segments > 0) lines.push(`segments    ${r.segments} sealed`);
+  if (r.push) {
+    const p = r.push;
+    const last = p.lastDelivery ? `, last ${p.lastDelivery.segment} to ${p.lastDelivery.target} at ${p.lastDelivery.confirmedAt}` : '';
+    lines.push(`delivery    ${p.pending.segments.length} segment(s) pending (${p.pending.executions} executions, ${p.pending.bytes} bytes), ${p.delivered} delivered${last}`);
+    for (const x of p.inProgress) lines.push(`            ${x.segment} to ${x.target}: ${x.phase} (not confirmed yet)`);
+  }
   lines.push('', 'model versions (newest first):');
   if (r.models.length === 0) lines.push('  (none)');
   const w = Math.max(4, ...r.models.map((m) => m.path.length));

@@ -1,0 +1,127 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { segmentsDir } from '../workspace/segments.js';
+
+/**
+ * Sealed segments as `push` reads them. The recorder writes each one
+ * atomically (built under a dot-name, renamed into place) and never changes it
+ * afterwards; push only adds `delivery.json`. This module reads the contract
+ * fields it needs and ignores any others, so the recorder may add fields.
+ */
+
+export interface SegmentPointer {
+  /** Workspace path of the `.dvc` file, e.g. `results/2026-12-03/<ts>-x.jpg.dvc`. */
+  path: string;
+  md5: string;
+  size: number;
+}
+
+export interface SegmentManifest {
+  segment: string;
+  pipeline: string;
+  stage: string;
+  mlmdName: string;
+  sealedAt: string;
+  executions: string[];
+  counts: { executions: number; Dataset: number; Model: number; Metrics: number };
+  gitEndCommits: string[];
+  pointers: SegmentPointer[];
+  objects: string[];
+}
+
+export interface Segment {
+  id: string;
+  dir: string;
+  manifest: SegmentManifest;
+}
+
+const SEGMENT_NAME = /^\d{6,}$/;
+
+/** Sealed segments, oldest first (ids are zero-padded sequence numbers). */
+export async function listSealedSegments(root: string): Promise<Segment[]> {
+  const base = segmentsDir(root);
+  let names: string[];
+  try {
+    names = await fsp.readdir(base);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const out: Segment[] = [];
+  for (const name of names.filter((n) => SEGMENT_NAME.test(n)).sort(bySequence)) {
+    const dir = path.join(base, name);
+    let text: string;
+    try {
+      text = await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8');
+    } catch (err) {
+      // Sealing renames a complete folder into place, so a numbered folder
+      // without a manifest is not one of ours: leave it alone.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    out.push({ id: name, dir, manifest: parseManifest(text, dir) });
+  }
+  return out;
+}
+
+/** Numeric order, so 1000000 sorts after 999999. */
+function bySequence(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function parseManifest(text: string, dir: string): SegmentManifest {
+  const where = path.join(dir, 'manifest.json');
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`segment manifest ${where} is not valid JSON (${(err as Error).message}); the segment cannot be pushed`, 70);
+  }
+  const bad = (field: string) => new UserError(`segment manifest ${where} has no valid "${field}"; the segment cannot be pushed`, 70);
+  const str = (k: string) => {
+    if (typeof m[k] !== 'string' || m[k] === '') throw bad(k);
+    return m[k] as string;
+  };
+  const strList = (k: string) => {
+    const v = m[k];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(k);
+    return v as string[];
+  };
+  const counts = m.counts as Record<string, unknown> | undefined;
+  if (!counts || typeof counts !== 'object') throw bad('counts');
+  for (const k of ['executions', 'Dataset', 'Model', 'Metrics']) if (!Number.isSafeInteger(counts[k])) throw bad(`counts.${k}`);
+  const pointers = m.pointers;
+  if (!Array.isArray(pointers)) throw bad('pointers');
+  for (const p of pointers as Record<string, unknown>[]) {
+    if (typeof p?.path !== 'string' || !p.path.endsWith('.dvc') || p.path.startsWith('/') || p.path.split('/').includes('..')) throw bad('pointers[].path');
+    if (typeof p.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(p.md5)) throw bad('pointers[].md5');
+    if (!Number.isSafeInteger(p.size) || (p.size as number) < 0) throw bad('pointers[].size');
+  }
+  const objects = strList('objects');
+  if (objects.some((o) => !/^[0-9a-f]{32}$/.test(o))) throw bad('objects');
+  const gitEndCommits = strList('gitEndCommits');
+  if (gitEndCommits.some((c) => !/^[0-9a-f]{40}$/.test(c))) throw bad('gitEndCommits');
+  const sealedAt = str('sealedAt');
+  if (Number.isNaN(Date.parse(sealedAt))) throw bad('sealedAt');
+  const mlmdName = str('mlmdName');
+  if (!/^[A-Za-z0-9._-]+$/.test(mlmdName)) throw bad('mlmdName');
+  return {
+    segment: str('segment'),
+    pipeline: str('pipeline'),
+    stage: str('stage'),
+    mlmdName,
+    sealedAt,
+    executions: strList('executions'),
+    counts: counts as SegmentManifest['counts'],
+    gitEndCommits,
+    pointers: pointers as SegmentPointer[],
+    objects,
+  };
+}
+
+/** The segment's mlmd file (always named `mlmd` inside the segment folder). */
+export function segmentMlmd(seg: Segment): string {
+  return path.join(seg.dir, 'mlmd');
+}

@@ -1,0 +1,351 @@
+// models / results / lineage / graph on workspaces recorded by the real CLI,
+// one of them with the model changed twice while watching.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFixture, execFileP, python, runCli, sqlite } from './helpers.js';
+
+import { AWKWARD, MULTILINE, T_V2, T_V3, V1, workspace } from './query-workspaces.js';
+
+const md5 = async (f: string) => createHash('md5').update(await fsp.readFile(f)).digest('hex');
+
+async function cli(args: string[]) {
+  const r = await runCli(args);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+const json = async (args: string[]) => JSON.parse(await cli([...args, '--json']));
+
+interface Row {
+  kind: string;
+  timestamp_ns: string;
+  time: string;
+  name: string;
+  value: unknown;
+  key: string | null;
+  md5: string | null;
+  sha1: string | null;
+  execution_uuid: string;
+  model_md5: string | null;
+  missing: string[];
+}
+
+test('models: three versions, newest first, with first/last use and counts', async () => {
+  const w = await workspace();
+  const out = await json(['models', '--workspace', w.ws]);
+  assert.deepEqual(
+    out.models.map((m: Record<string, unknown>) => [m.md5, m.path, m.executions, m.results, m.metrics, m.latest, m.previous]),
+    [
+      [w.v3, 'models/model.bin', 1, 2, 2, true, false],
+      [w.v2, 'models/model.bin', 1, 1, 0, false, true],
+      [w.v1, 'models/model.bin', 1, 6, 3, false, false],
+    ],
+  );
+  for (const m of out.models) {
+    assert.match(m.first_used, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    assert.ok(BigInt(m.first_used_ns) <= BigInt(m.last_used_ns));
+  }
+  assert.ok(BigInt(out.models[0].first_used_ns) > BigInt(out.models[1].last_used_ns), 'v3 was loaded after v2');
+  const table = await cli(['models', '--workspace', w.ws]);
+  const lines = table.trim().split('\n');
+  assert.match(lines[0], /^md5 +path +first used \(UTC\) +last used \(UTC\) +executions +results +metrics/);
+  assert.match(lines[1], new RegExp(`^${w.v3} +models/model.bin .* 1 +2 +2 +latest$`));
+  assert.equal(lines[1].indexOf('models/'), lines[3].indexOf('models/'), 'columns are aligned');
+});
+
+test('results: every result attributed to the version loaded when it was produced', async () => {
+  const w = await workspace();
+  const all = await json(['results', '--workspace', w.ws]);
+  const byModel = new Map<string, Row[]>();
+  for (const r of all.rows as Row[]) byModel.set(r.model_md5!, [...(byModel.get(r.model_md5!) ?? []), r]);
+  assert.deepEqual([...byModel.keys()].sort(), [w.v1, w.v2, w.v3].sort());
+  // v1 ran the fixture's run log: everything up to 15:34:39; v2 one upload; v3 the last batch
+  for (const r of byModel.get(w.v1)!) assert.ok(BigInt(r.timestamp_ns) < 1796312080000000000n, r.key ?? '');
+  assert.deepEqual(byModel.get(w.v2)!.map((r) => r.timestamp_ns), [T_V2]);
+  assert.deepEqual(new Set(byModel.get(w.v3)!.map((r) => r.timestamp_ns)), new Set([T_V3]));
+  assert.equal(all.count, 14);
+  assert.deepEqual(all.counts, { results: 9, measurements: 5 });
+  // oldest first, exact to the ns
+  const ts = (all.rows as Row[]).map((r) => BigInt(r.timestamp_ns));
+  assert.deepEqual(ts, [...ts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  assert.equal(all.rows[0].timestamp_ns, '1796312074950677949');
+  assert.equal(all.rows[0].time, '2026-12-03T15:34:34.950677949Z');
+  assert.equal(all.rows[0].key, '1796312074950677949-sample_current.jpg');
+  assert.equal(all.rows[0].md5, await md5(path.join(w.logdir, 'uploads', '1796312074950677949-sample_current.jpg')));
+  assert.equal(all.rows[0].sha1, createHash('sha1').update(await fsp.readFile(path.join(w.logdir, 'uploads', '1796312074950677949-sample_current.jpg'))).digest('hex'));
+});
+
+test('results --model latest / previous / md5 prefix / path', async () => {
+  const w = await workspace();
+  const latest = await json(['results', '--workspace', w.ws, '--model', 'latest']);
+  assert.deepEqual(latest.models, [{ md5: w.v3, path: 'models/model.bin' }]);
+  const rows = latest.rows as Row[];
+  assert.deepEqual(
+    rows.map((r) => [r.kind, r.name, r.key, r.timestamp_ns]).sort(),
+    [
+      ['measurement', 'env.smoke.certainty', `env.smoke.certainty@${T_V3}`, T_V3],
+      ['measurement', 'env.smoke.note', `env.smoke.note@${T_V3}`, T_V3],
+      ['result', AWKWARD, `${T_V3}-${AWKWARD}`, T_V3],
+      ['result', 'sample_current.jpg', `${T_V3}-sample_current.jpg`, T_V3],
+    ].sort(),
+  );
+  // the re-uploaded bytes: the row names this upload, not the first one of the same content
+  const again = rows.find((r) => r.name === 'sample_current.jpg')!;
+  assert.equal(again.md5, await md5(path.join(w.logdir, 'uploads', '1796312074950677949-sample_current.jpg')));
+  assert.deepEqual(again.missing, []);
+  assert.equal(rows.find((r) => r.name === 'env.smoke.certainty')!.value, 0.25);
+  assert.equal(rows.find((r) => r.name === 'env.smoke.note')!.value, MULTILINE);
+  assert.ok(rows.every((r) => r.execution_uuid === rows[0].execution_uuid));
+
+  const previous = await json(['results', '--workspace', w.ws, '--model', 'previous']);
+  assert.deepEqual((previous.rows as Row[]).map((r) => [r.key, r.md5]), [[`${T_V2}-sample_current.jpg`, createHash('md5').update('new frame').digest('hex')]]);
+
+  const v1 = await json(['results', '--workspace', w.ws, '--model', w.v1.slice(0, 10)]);
+  assert.deepEqual(v1.counts, { results: 6, measurements: 3 });
+  // a path names every version recorded under it
+  const byPath = await json(['results', '--workspace', w.ws, '--model', 'models/model.bin']);
+  assert.equal(byPath.count, 14);
+
+  const unknown = await runCli(['results', '--workspace', w.ws, '--model', 'ffffffffffff']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no model version matches "ffffffffffff" \(known versions: /);
+});
+
+test('results --since/--until (ISO, ns, relative) and --name', async () => {
+  const w = await workspace();
+  const count = async (...extra: string[]) => (await json(['results', '--workspace', w.ws, ...extra])).count as number;
+  assert.equal(await count('--since', T_V2), 5);
+  assert.equal(await count('--since', T_V2, '--until', T_V2), 1);
+  assert.equal(await count('--since', '2026-12-03T15:34:59.000000001Z', '--until', '2026-12-03T15:34:59.5'), 1);
+  assert.equal(await count('--until', '2026-12-03T15:34:35.950677948Z'), 1);
+  // relative to now: holds for any clock within ~2.7 years of the fixture's 2026-12-03
+  assert.equal(await count('--since', '-1000d'), 14);
+  assert.equal(await count('--until', '-1000d'), 0);
+  assert.equal(await count('--name', 'upload'), 9);
+  assert.equal(await count('--name', 'env.smoke.tile_probs'), 3);
+  assert.equal(await count('--name', 'env.smoke.*'), 5);
+  assert.equal(await count('--model', 'latest', '--name', 'upload'), 2);
+  const bad = await runCli(['results', '--workspace', w.ws, '--since', 'yesterday']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--since: "yesterday" is not a time/);
+});
+
+test('results --csv is RFC 4180 that Python reads back exactly', async () => {
+  const w = await workspace();
+  const text = await cli(['results', '--workspace', w.ws, '--model', 'latest', '--csv']);
+  assert.ok(text.includes('\r\n'));
+  assert.ok(text.includes(`"${T_V3}-det, ""best"".json"`));
+  const rows = JSON.parse(
+    await python('import csv,io,sys,json; print(json.dumps(list(csv.DictReader(io.StringIO(sys.argv[1], newline="")))))', text),
+  ) as Record<string, string>[];
+  assert.equal(rows.length, 4);
+  assert.deepEqual(Object.keys(rows[0]), [
+    'kind', 'timestamp_ns', 'time', 'name', 'value', 'value_type', 'key', 'md5', 'sha1', 'path', 'execution_uuid', 'model_md5', 'source', 'missing',
+  ]);
+  const awkward = rows.find((r) => r.name === AWKWARD)!;
+  assert.equal(awkward.key, `${T_V3}-${AWKWARD}`);
+  assert.equal(awkward.timestamp_ns, T_V3);
+  assert.equal(awkward.model_md5, w.v3);
+  assert.equal(rows.find((r) => r.name === 'env.smoke.note')!.value, MULTILINE);
+  assert.equal(rows.find((r) => r.name === 'env.smoke.certainty')!.value_type, 'double');
+});
+
+test('results: human table lists the model and aligned rows', async () => {
+  const w = await workspace();
+  const out = await cli(['results', '--workspace', w.ws, '--model', 'previous']);
+  const lines = out.split('\n');
+  assert.equal(lines[0], `model ${w.v2}  models/model.bin  (previous)`);
+  assert.equal(lines[1], '1 result(s), 0 measurement(s)');
+  assert.match(lines[3], /^time \(UTC\) +kind +name +value +key +md5 +execution +model$/);
+  assert.match(lines[4], new RegExp(`^2026-12-03T15:34:59\\.000000001Z +result +sample_current\\.jpg +${T_V2}-sample_current\\.jpg`));
+});
+
+test('lineage: key, storage URL, md5, workspace path, pointer and file on disk all lead to the chain', async () => {
+  const w = await workspace();
+  const key = '1796312077176087761-sample_current.jpg';
+  const byKey = await json(['lineage', '--workspace', w.ws, key]);
+  assert.equal(byKey.chains.length, 1);
+  const c = byKey.chains[0];
+  assert.equal(c.result.key, key);
+  assert.equal(c.result.timestamp_ns, '1796312077176087761');
+  assert.equal(c.execution.state, 'COMPLETE');
+  assert.match(c.execution.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-/);
+  assert.match(c.execution.git.start, /^[0-9a-f]{40}$/);
+  assert.match(c.execution.git.end, /^[0-9a-f]{40}$/);
+  assert.equal(c.execution.window_recorded, true);
+  assert.ok(c.execution.identity.hostname);
+  assert.deepEqual(c.models, [{ md5: w.v1, path: 'models/model.bin' }]);
+  assert.equal(c.stage, 'smoke/inference');
+  assert.equal(c.pipeline, 'smoke');
+
+  const url = `https://storage.sagecontinuum.org/api/v1/data/sage/sage-smoke-1.0.0/000048b02d15bc7c/${key}`;
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, url])).chains, byKey.chains);
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, c.result.md5])).chains, byKey.chains);
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, c.result.path])).chains, byKey.chains);
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, path.join(w.ws, `${c.result.path}.dvc`)])).chains, byKey.chains);
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, path.join(w.logdir, 'uploads', key)])).chains, byKey.chains);
+
+  // bytes uploaded twice: the md5 leads to both uploads, each key to its own model version
+  const twice = await json(['lineage', '--workspace', w.ws, '9df0d74a7fcc13a656e96b84204d2dd5']);
+  assert.deepEqual(twice.chains.map((x: { result: { key: string }; models: { md5: string }[] }) => [x.result.key, x.models[0].md5]), [
+    ['1796312074950677949-sample_current.jpg', w.v1],
+    [`${T_V3}-sample_current.jpg`, w.v3],
+  ]);
+  const second = await json(['lineage', '--workspace', w.ws, `${T_V3}-sample_current.jpg`]);
+  assert.deepEqual(second.chains.map((x: { models: { md5: string }[] }) => x.models[0].md5), [w.v3]);
+
+  const m = await json(['lineage', '--workspace', w.ws, `env.smoke.certainty@${T_V3}`]);
+  assert.equal(m.chains[0].result.value, 0.25);
+  assert.equal(m.chains[0].models[0].md5, w.v3);
+
+  const human = await cli(['lineage', '--workspace', w.ws, key]);
+  assert.match(human, new RegExp(`^result +${key}\\n`));
+  assert.match(human, /\n← execution +[0-9a-f-]{36} +inference, complete/);
+  assert.match(human, new RegExp(`\\n← model +${w.v1} +models/model.bin\\n`));
+  assert.match(human, /\n← stage +smoke\/inference +pipeline smoke\n$/);
+});
+
+test('lineage of an unknown target: exit 1 and one line on stderr', async () => {
+  const w = await workspace();
+  for (const target of ['1796312000000000000-nothing.jpg', '00000000000000000000000000000000', 'results/nope.jpg']) {
+    const r = await runCli(['lineage', '--workspace', w.ws, target]);
+    assert.equal(r.code, 1, target);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^cmf-sage: "${target.replace(/[.]/g, '\\.')}": no result, measurement, md5 or path matches it`));
+  }
+  const model = await runCli(['lineage', '--workspace', w.ws, w.v2]);
+  assert.equal(model.code, 1);
+  assert.match(model.stderr, new RegExp(`model version ${w.v2} \\(models/model.bin; see "cmf-sage results --model ${w.v2}"\\)`));
+});
+
+test('graph: mermaid and dot name every model version with its result count', async () => {
+  const w = await workspace();
+  const mermaid = await cli(['graph', '--workspace', w.ws]);
+  assert.match(mermaid, /^%% cmf-sage lineage: smoke; 3 model versions, 3 executions, 9 results · 5 metrics\nflowchart LR\n/);
+  assert.ok(mermaid.includes(`{{"model ${w.v3.slice(0, 12)} (latest)<br/>models/model.bin<br/>2 results · 2 metrics<br/>1 execution"}}`));
+  assert.ok(mermaid.includes(`{{"model ${w.v1.slice(0, 12)}<br/>models/model.bin<br/>6 results · 3 metrics<br/>1 execution"}}`));
+  assert.equal((mermaid.match(/ -- input --> /g) ?? []).length, 3);
+  const dot = await cli(['graph', '--workspace', w.ws, '--format', 'dot', '--model', 'previous']);
+  assert.match(dot, /^\/\/ .*\ndigraph lineage \{\n  rankdir=LR;/);
+  assert.ok(dot.includes(`label="model ${w.v2.slice(0, 12)} (previous)\\nmodels/model.bin\\n1 result · 0 metrics\\n1 execution"`));
+  assert.ok(!dot.includes(w.v1.slice(0, 12)), '--model keeps only that version');
+  if (await hasDot()) await execFileP('dot', ['-Tsvg', '-o', '/dev/null'], { input: dot } as never);
+  // grouped past --max-executions
+  const grouped = await cli(['graph', '--workspace', w.ws, '--max-executions', '2']);
+  assert.match(grouped, /3 executions \(grouped per stage and model version\)/);
+});
+
+async function hasDot(): Promise<boolean> {
+  return execFileP('dot', ['-V']).then(() => true, () => false);
+}
+
+test('kept segments are read too: joined on model md5 and execution uuid, never counted twice', async () => {
+  const w = await workspace();
+  const before = await json(['models', '--workspace', w.ws]);
+  const ws = path.join(w.root, 'ws-segments');
+  await fsp.cp(w.ws, ws, { recursive: true });
+  // a copy of the live mlmd as a kept segment: nothing new
+  const seg = (id: string) => path.join(ws, '.cmf-sage', 'segments', id);
+  await fsp.mkdir(seg('000001'), { recursive: true });
+  await fsp.copyFile(path.join(ws, 'mlmd'), path.join(seg('000001'), 'mlmd'));
+  const same = await json(['models', '--workspace', ws]);
+  assert.deepEqual(
+    same.models.map((m: Record<string, unknown>) => [m.md5, m.executions, m.results, m.metrics]),
+    before.models.map((m: Record<string, unknown>) => [m.md5, m.executions, m.results, m.metrics]),
+  );
+  assert.equal((await json(['results', '--workspace', ws])).count, 14);
+
+  // a segment holding another run of model v1 (the binary fixture), delivered and gone from the live mlmd
+  const other = path.join(w.root, 'other');
+  const logdir = await copyFixture('pywaggle-binary/logdir', path.join(w.root, 'other-logdir'));
+  const r = await runCli(['watch', '--once', '--pipeline', 'smoke', '--model', V1, '--results', logdir, '--workspace', other]);
+  assert.equal(r.code, 0, r.stderr);
+  await fsp.mkdir(seg('000002'), { recursive: true });
+  await fsp.copyFile(path.join(other, 'mlmd'), path.join(seg('000002'), 'mlmd'));
+  const merged = await json(['models', '--workspace', ws]);
+  const v1 = merged.models.find((m: { md5: string }) => m.md5 === w.v1);
+  assert.deepEqual([v1.executions, v1.results, v1.metrics], [2, 10, 7]);
+  const rows = (await json(['results', '--workspace', ws, '--model', w.v1, '--name', 'upload'])).rows as Row[];
+  assert.equal(rows.length, 10);
+  const exact = rows.find((x) => x.timestamp_ns === '1796312080879783945')!;
+  assert.equal(exact.key, '1796312080879783945-sample.jpg');
+  const chain = await json(['lineage', '--workspace', ws, '1796312080879783945-sample.jpg']);
+  assert.equal(chain.chains[0].execution.source, 'segment 000002');
+});
+
+test('not an MLMD file: refused with one line, exit 2', async () => {
+  const w = await workspace();
+  const text = path.join(w.root, 'notes.txt');
+  await fsp.writeFile(text, 'hello, not a database\n');
+  const plain = await runCli(['models', '--file', text]);
+  assert.equal(plain.code, 2);
+  assert.equal(plain.stderr.trim().split('\n').length, 1);
+  assert.match(plain.stderr, /notes\.txt is not an SQLite database .*not an MLMD file/);
+  const sqliteFile = path.join(w.root, 'other.db');
+  await execFileP('sqlite3', [sqliteFile, 'CREATE TABLE people (name TEXT); INSERT INTO people VALUES (1);']);
+  const notMlmd = await runCli(['results', '--file', sqliteFile]);
+  assert.equal(notMlmd.code, 2);
+  assert.match(notMlmd.stderr, /other\.db is an SQLite database but not an MLMD store \(it holds people\)/);
+  const missing = await runCli(['graph', '--file', path.join(w.root, 'nope.mlmd')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.mlmd does not exist/);
+  const both = await runCli(['models', '--file', text, '--workspace', w.ws]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--file.*cannot be used with option '--workspace/);
+  // a damaged MLMD file (pages overwritten): refused, not an internal error
+  const damaged = path.join(w.root, 'damaged.mlmd');
+  const bytes = await fsp.readFile(path.join(w.ws, 'mlmd'));
+  bytes.fill(0xff, 3 * 4096, 43 * 4096);
+  await fsp.writeFile(damaged, bytes);
+  const broken = await runCli(['results', '--file', damaged]);
+  assert.equal(broken.code, 2, broken.stderr);
+  assert.match(broken.stderr, /damaged\.mlmd.* damaged SQLite/);
+  // and --file on a real mlmd reads it without a workspace
+  const direct = await json(['models', '--file', path.join(w.ws, 'mlmd')]);
+  assert.equal(direct.models.length, 3);
+});
+
+test('folder mode: results without upload keys show their recorded time and file name', async () => {
+  const w = await workspace();
+  const results = await copyFixture('plain-results', path.join(w.root, 'plain'));
+  const ws = path.join(w.root, 'ws-plain');
+  const run = await runCli(['watch', '--once', '--pipeline', 'plain', '--model', V1, '--results', results, '--workspace', ws, '--settle', '0']);
+  assert.equal(run.code, 0, run.stderr);
+  const out = await json(['results', '--workspace', ws, '--name', 'upload']);
+  const rows = (out.rows as (Row & { path: string })[]).sort((a, b) => a.path.localeCompare(b.path));
+  assert.deepEqual(rows.map((r) => [r.name, r.path, r.key, r.missing]), [
+    ['frame-0001.json', 'results/detections/frame-0001.json', null, ['upload_key']],
+    ['frame-0002.json', 'results/detections/frame-0002.json', null, ['upload_key']],
+    ['notiz-ü.txt', 'results/notiz-ü.txt', null, ['upload_key']],
+    ['summary 2026-12-03.csv', 'results/summary 2026-12-03.csv', null, ['upload_key']],
+  ]);
+  const recorded = await sqlite(
+    path.join(ws, 'mlmd'),
+    "SELECT CAST(p.int_value AS TEXT) AS ts FROM ArtifactProperty p WHERE p.name = 'timestamp_ns' AND p.artifact_id = (SELECT id FROM Artifact WHERE name LIKE 'results/notiz-ü.txt:%')",
+  );
+  assert.equal(rows[2].timestamp_ns, recorded[0].ts);
+  const chain = await json(['lineage', '--workspace', ws, 'results/summary 2026-12-03.csv']);
+  assert.equal(chain.chains[0].result.name, 'summary 2026-12-03.csv');
+  assert.equal(chain.chains[0].pipeline, 'plain');
+});
+
+test('after watch seals closed executions into segments, the answers are the same', async () => {
+  const w = await workspace();
+  const ws = path.join(w.root, 'ws-sealed');
+  await fsp.cp(w.ws, ws, { recursive: true });
+  const { sealForPush } = await import('../src/recorder/offline.js');
+  const { silentLogger } = await import('../src/log.js');
+  assert.equal(await sealForPush(ws, silentLogger()), 'sealed');
+  const segments = await fsp.readdir(path.join(ws, '.cmf-sage', 'segments'));
+  assert.equal(segments.length, 1);
+  const strip = (o: { models: Record<string, unknown>[] }) => o.models.map((m) => [m.md5, m.executions, m.results, m.metrics, m.first_used_ns, m.last_used_ns]);
+  assert.deepEqual(strip(await json(['models', '--workspace', ws])), strip(await json(['models', '--workspace', w.ws])));
+  const all = await json(['results', '--workspace', ws]);
+  assert.equal(all.count, 14);
+  assert.ok((all.rows as { source: string }[]).every((r) => r.source === `segment ${segments[0]}`));
+  const chain = await json(['lineage', '--workspace', ws, `${T_V3}-sample_current.jpg`]);
+  assert.equal(chain.chains[0].models[0].md5, w.v3);
+});
