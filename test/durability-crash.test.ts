@@ -21,7 +21,7 @@ const POINTS: string[] = [
   'write.pointer:1', 'write.pointer:3',
   'journal.torn:1', 'journal.torn:2',
   'journal.synced:1', 'journal.synced:2',
-  'git.object:1', 'git.object:4', 'git.object:9',
+  'git.object:1', 'git.object:4', 'git.object:7',
   'git.ref:1', 'git.ref:2', 'git.ref:3',
   'checkpoint.committed:1', 'checkpoint.committed:2',
   'write.mlmd:1', 'write.mlmd:2',

@@ -72,11 +72,12 @@ test('without `sync -f` (or with batchSync off) every file is fsynced, and the r
   await off.barrier();
   assert.ok(off.counters.dirSyncs > 0);
 
+  // Large enough for the batched path, which then finds no `sync` to run.
   const missing = createDurableFs({ fsync: true });
-  const b = blobs(100, 'b');
+  const b = blobs(200, 'b');
   await withPath('/nonexistent', () => missing.writeObjects(objectsDir, b));
   assert.equal(missing.counters.fsSyncs, 0);
-  assert.equal(missing.counters.fileSyncs, 100);
+  assert.equal(missing.counters.fileSyncs, 200);
   assertReadable(dir, a, 'a');
   assertReadable(dir, b, 'b');
 
@@ -118,7 +119,7 @@ test('a failed batch leaves no temp file (per-file and batched paths)', async ()
     const d = createDurableFs({ fsync });
     await d.writeObjects(objectsDir, blobs(80, 'x'));
     // A batch whose last object cannot be written (its folder is a file): the error surfaces, nothing is stranded.
-    const bad = blobs(70, 'y');
+    const bad = blobs(150, 'y');
     const victim = bad[bad.length - 1]!;
     const sub = path.join(objectsDir, victim.oid.slice(0, 2));
     await fsp.rm(sub, { recursive: true, force: true });

@@ -150,9 +150,8 @@ export async function readObject(ctx: GitCtx, oid: string, type: ObjectType): Pr
   const nul = raw.indexOf(0);
   const header = raw.toString('latin1', 0, nul);
   const [t, len] = header.split(' ');
-  if (t !== type || Number(len) !== raw.length - nul - 1) {
-    throw new Error(`object ${oid} is a ${t} of ${len} bytes, expected a ${type} of ${raw.length - nul - 1}`);
-  }
+  if (t !== type) throw new Error(`object ${oid} is a ${t}, not a ${type}`);
+  if (Number(len) !== raw.length - nul - 1) throw new Error(`object ${oid} is corrupt (header says ${len} bytes, has ${raw.length - nul - 1})`);
   return raw.subarray(nul + 1);
 }
 
