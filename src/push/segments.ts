@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { segmentsDir } from '../workspace/segments.js';
+import type { SegmentManifest, SegmentPointer } from '../recorder/segment.js';
 
 /**
  * Sealed segments as `push` reads them. The recorder writes each one
@@ -10,25 +11,8 @@ import { segmentsDir } from '../workspace/segments.js';
  * fields it needs and ignores any others, so the recorder may add fields.
  */
 
-export interface SegmentPointer {
-  /** Workspace path of the `.dvc` file, e.g. `results/2026-12-03/<ts>-x.jpg.dvc`. */
-  path: string;
-  md5: string;
-  size: number;
-}
-
-export interface SegmentManifest {
-  segment: string;
-  pipeline: string;
-  stage: string;
-  mlmdName: string;
-  sealedAt: string;
-  executions: string[];
-  counts: { executions: number; Dataset: number; Model: number; Metrics: number };
-  gitEndCommits: string[];
-  pointers: SegmentPointer[];
-  objects: string[];
-}
+// The manifest is the recorder's contract; one definition, in recorder/segment.ts.
+export type { SegmentManifest, SegmentPointer } from '../recorder/segment.js';
 
 export interface Segment {
   id: string;

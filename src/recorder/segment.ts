@@ -36,9 +36,10 @@ export interface SegmentManifest {
   gitEndCommits: string[];
   pointers: SegmentPointer[];
   objects: string[];
-  models: SegmentModel[];
+  /** Per model version, for status (optional: readers that validate may drop it). */
+  models?: SegmentModel[];
   /** Time of the newest artifact (ISO), for status. */
-  lastRecordedAt: string | null;
+  lastRecordedAt?: string | null;
 }
 
 export interface SealedSegment {
