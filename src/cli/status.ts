@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openSnapshot } from '../query/snapshot.js';
+import { readMlmdForQuery } from '../query/mlmd-file.js';
 import { formatStatus, statusReport } from '../query/status.js';
 import { resolveWorkspaceDir } from './common.js';
 import { pushStatus } from '../push/index.js';
@@ -12,7 +13,7 @@ export function registerStatus(program: Command): void {
     .option('--mlmd <name>', 'mlmd file name (default: the one watch used)')
     .option('--json', 'one JSON object for scripts')
     .action(async (f: { workspace?: string; mlmd?: string; json?: boolean }) => {
-      const snap = await openSnapshot(resolveWorkspaceDir(f.workspace), f.mlmd);
+      const snap = await openSnapshot(resolveWorkspaceDir(f.workspace), f.mlmd, { load: readMlmdForQuery });
       const report = { ...statusReport(snap), push: await pushStatus(snap.ws.root) };
       process.stdout.write(f.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
     });
