@@ -109,7 +109,7 @@ export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
     `mlmd        ${r.mlmd}`,
     `executions  ${r.executions}${r.openExecutions ? ` (${r.openExecutions} open)` : ''}`,
     `artifacts   Dataset ${r.artifacts.Dataset}   Model ${r.artifacts.Model}   Metrics ${r.artifacts.Metrics}`,
-    `last recorded ${r.lastRecordedAt ?? 'never'}`,
+    `recorded    ${r.lastRecordedAt ? `last at ${r.lastRecordedAt}` : 'nothing yet'}`,
   ];
   if (r.journalEntries > 0) lines.push(`journal     ${r.journalEntries} entries not yet checkpointed`);
   if (r.segments > 0) lines.push(`segments    ${r.segments} sealed`);
