@@ -656,6 +656,11 @@ export class Recorder {
     }
   }
 
+  /** The source in use once resolved ('pywaggle' or 'dir'). */
+  get sourceKind(): string | undefined {
+    return this.source?.kind;
+  }
+
   /** Whether an execution is open (tests and --once). */
   get hasOpenExecution(): boolean {
     return this.open !== undefined;

@@ -31,9 +31,20 @@ export async function runWatchLoop(rec: Recorder, o: WatchLoopOptions): Promise<
     requested = true;
     wake?.();
   };
+  // One poll first, so the source (pywaggle or folder) is known before the watcher scans.
+  await rec.poll().catch((err) => {
+    if (!(err instanceof UserError) || (err.exitCode !== 74 && err.exitCode !== 77)) throw err;
+  });
+  const uploads = path.join(o.resultsDir, 'uploads');
   const watcher: FSWatcher = chokidarWatch([o.resultsDir, o.modelPath], {
     ignoreInitial: true,
-    ignored: (p: string) => p === o.workspace || p.startsWith(o.workspace + path.sep),
+    // In pywaggle mode the data.ndjson line is the signal (it is written after
+    // the copy): watching every upload file would cost an inotify watch and
+    // a re-scan of uploads/ per event, growing with every upload ever made.
+    ignored: (p: string) =>
+      p === o.workspace ||
+      p.startsWith(o.workspace + path.sep) ||
+      (rec.sourceKind === 'pywaggle' && (p === uploads || p.startsWith(uploads + path.sep))),
     // Events are only hints to poll now; the poll itself decides what is complete.
     awaitWriteFinish: false,
   });
