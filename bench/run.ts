@@ -18,6 +18,7 @@ import type { PhaseCtx } from './phases/context.js';
 import { KEYS, TARGETS, UNITS, verdict, type Key } from './keys.js';
 import { burstPhase, latencyPhase, mbPhase, scalePhase } from './phases/watch.js';
 import { gitPhase, savePhase } from './phases/store.js';
+import { pushPhase } from './phases/push.js';
 
 /** Which phase produces each key (the first listed phase that runs wins for shared keys). */
 const PHASES: { name: string; keys: Key[]; run: (ctx: PhaseCtx) => Promise<Record<string, unknown>> }[] = [
@@ -26,7 +27,8 @@ const PHASES: { name: string; keys: Key[]; run: (ctx: PhaseCtx) => Promise<Recor
   { name: 'mb', keys: ['mb_per_s', 'baseline_mb_per_s', 'mb_ratio'], run: mbPhase },
   { name: 'save', keys: ['save_ms_1k', 'save_ms_10k'], run: savePhase },
   { name: 'git', keys: ['git_ms_per_commit_1k', 'git_ms_per_commit_10k', 'git_cli_ms_per_commit_1k', 'git_cli_ms_per_commit_10k'], run: gitPhase },
-  { name: 'scale', keys: ['rss_mb_idle', 'rss_mb_peak_100k', 'cpu_s_per_1k', 'status_ms', 'mlmd_bytes_per_result'], run: scalePhase },
+  { name: 'scale', keys: ['rss_mb_idle', 'rss_mb_peak_100k', 'cpu_s_per_1k', 'status_ms', 'mlmd_bytes_per_result', 'results_latest_ms_100k'], run: scalePhase },
+  { name: 'push', keys: ['push_mb_per_s', 'curl_mb_per_s', 'push_mb_ratio', 'metadata_push_ms_10k'], run: pushPhase },
 ];
 /** Keys a phase also yields as a fallback when their own phase is not selected. */
 const FALLBACK: Partial<Record<Key, string>> = { rss_mb_idle: 'latency', mlmd_bytes_per_result: 'save' };
@@ -204,7 +206,7 @@ async function main(): Promise<void> {
   for (const k of KEYS) {
     if (args.only && !args.only.has(k)) continue;
     const vs = perRun.map((r) => r[k]).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    if (vs.length > 0) values[k] = round(median(vs), k === 'mb_ratio' || k === 'cpu_s_per_1k' ? 2 : 1);
+    if (vs.length > 0) values[k] = round(median(vs), k === 'mb_ratio' || k === 'push_mb_ratio' || k === 'cpu_s_per_1k' ? 2 : 1);
   }
   if (values.mlmd_bytes_per_result !== undefined) values.mlmd_bytes_per_result = Math.round(values.mlmd_bytes_per_result);
   const obj: Record<string, unknown> = { ...values, machine };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { copyFixture, execFileP, python, runCli, sqlite } from './helpers.js';
 
-import { AWKWARD, MULTILINE, T_V2, T_V3, V1, workspace } from './query-workspaces.js';
+import { AWKWARD, MULTILINE, T_V2, T_V3, V1, recordModelChangedTwice, workspace } from './query-workspaces.js';
 
 const md5 = async (f: string) => createHash('md5').update(await fsp.readFile(f)).digest('hex');
 
@@ -348,4 +348,32 @@ test('after watch seals closed executions into segments, the answers are the sam
   assert.ok((all.rows as { source: string }[]).every((r) => r.source === `segment ${segments[0]}`));
   const chain = await json(['lineage', '--workspace', ws, `${T_V3}-sample_current.jpg`]);
   assert.equal(chain.chains[0].models[0].md5, w.v3);
+});
+
+test('results --model reads only the segments that can hold that version, and answers as the full view does', async () => {
+  const w = await workspace();
+  // The same recording, each run's execution sealed into a segment of its own.
+  const seg = await recordModelChangedTwice(['--segment-results', '1']);
+  const segments = (await fsp.readdir(path.join(seg.ws, '.cmf-sage', 'segments'))).filter((n) => /^\d+$/.test(n)).sort();
+  assert.ok(segments.length >= 3, `segments: ${segments.join(', ')}`);
+  const summaries = await Promise.all(
+    segments.map(async (n) => JSON.parse(await fsp.readFile(path.join(seg.ws, '.cmf-sage', 'segments', n, 'summary.json'), 'utf8'))),
+  );
+  const holding = (md5: string) => segments.filter((_, i) => summaries[i].models.some((m: { md5: string }) => m.md5 === md5));
+  const key = (r: Row) => [r.kind, r.key, r.md5, r.timestamp_ns, r.model_md5, JSON.stringify(r.value)].join('|');
+  for (const [spec, md5] of [['latest', w.v3], ['previous', w.v2], [w.v1.slice(0, 8), w.v1], [w.v2, w.v2]] as const) {
+    const full = await json(['results', '--workspace', w.ws, '--model', spec]);
+    const part = await json(['results', '--workspace', seg.ws, '--model', spec]);
+    assert.deepEqual(part.models, full.models, spec);
+    assert.deepEqual((part.rows as Row[]).map(key).sort(), (full.rows as Row[]).map(key).sort(), spec);
+    const read = (part.sources as string[]).filter((f) => f.includes(`${path.sep}segments${path.sep}`)).map((f) => path.basename(path.dirname(f)));
+    // every segment that ran the version is read; of the others, at most those that had to be looked at to find it
+    for (const n of holding(md5)) assert.ok(read.includes(n), `${spec}: segment ${n} not read (${read.join(', ')})`);
+    if (spec !== 'previous') assert.deepEqual(read.sort(), holding(md5).sort(), spec);
+    else assert.ok(!read.includes(holding(w.v1).find((n) => !holding(w.v2).includes(n) && !holding(w.v3).includes(n)) ?? '-'), `previous read v1's segment: ${read.join(', ')}`);
+  }
+  // a version no segment names: exit 1, as on the full view
+  const unknown = await runCli(['results', '--workspace', seg.ws, '--model', 'ffffffffffff']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no model version matches "ffffffffffff"/);
 });

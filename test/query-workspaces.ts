@@ -24,12 +24,12 @@ export interface Recorded {
 }
 
 /** Three `watch --once` runs, the model file replaced between them (v1 → v2 → v3). */
-export async function recordModelChangedTwice(): Promise<Recorded> {
+export async function recordModelChangedTwice(extraArgs: string[] = []): Promise<Recorded> {
   const root = await tempDir('query-e2e-');
   const logdir = await copyFixture('pywaggle-smokeynet/logdir', path.join(root, 'logdir'));
   const model = path.join(root, 'model.bin');
   const ws = path.join(root, 'ws');
-  const args = ['watch', '--once', '--pipeline', 'smoke', '--model', model, '--results', logdir, '--workspace', ws, '--settle', '0'];
+  const args = ['watch', '--once', '--pipeline', 'smoke', '--model', model, '--results', logdir, '--workspace', ws, '--settle', '0', ...extraArgs];
   const upload = async (ts: string, filename: string, bytes: string | Buffer) => {
     await fsp.writeFile(path.join(logdir, 'uploads', `${ts}-${filename}`), bytes);
     await fsp.appendFile(

@@ -41,6 +41,18 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
   assert.deepEqual(st.artifacts, { Dataset: 4, Model: 1, Metrics: 5 });
   assert.equal(st.segments, 1);
   assert.equal(st.models[0].results, 4);
+  // status reads the segment's summary, which agrees with its manifest ...
+  const summary = JSON.parse(await fsp.readFile(path.join(segDir, 'summary.json'), 'utf8'));
+  assert.deepEqual(summary.counts, manifest.counts);
+  assert.deepEqual(summary.models, manifest.models);
+  assert.equal(summary.lastRecordedAt, manifest.lastRecordedAt);
+  const sizes = new Map<string, number>(manifest.pointers.map((p: { md5: string; size: number }) => [p.md5, p.size]));
+  assert.equal(summary.objectBytes, [...sizes.values()].reduce((a, b) => a + b, 0));
+  assert.equal(st.push.pending.bytes, summary.objectBytes + (await fsp.stat(seg)).size);
+  // ... and a segment sealed before summaries existed is summarised from its manifest, with the same answer
+  await fsp.rm(path.join(segDir, 'summary.json'));
+  const again = JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout);
+  assert.deepEqual({ ...again, lastRecordedAt: null }, { ...st, lastRecordedAt: null });
 });
 
 test('push asks a running watch to seal; without a watch it seals itself', async () => {

@@ -11,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '../src/log.js';
 import { listSegments } from '../src/recorder/segment.js';
+import { pushStatus } from '../src/push/status.js';
 import {
   cmfServerDeliveryStatus,
   cmfServerUrl,
@@ -103,6 +104,13 @@ async function assertDelivered(s: Setup): Promise<void> {
   for (const c of s.commits) assert.equal((await git(s.bare.dir, 'cat-file', '-t', c)).trim(), 'commit');
   const status = await cmfServerDeliveryStatus({ workspace: s.t.ws, server: s.double.url, git: true, env });
   assert.ok(status.length >= 1 && status.every((x) => x.delivered), JSON.stringify(status));
+  // what `status` shows: every segment delivered to this cmf-server, none pending or part way
+  const shown = await pushStatus(s.t.ws);
+  const target = Object.keys(shown.targets).find((k) => k.startsWith('cmf-server:'));
+  assert.ok(target?.includes(new URL(s.double.url).host), JSON.stringify(shown.targets));
+  assert.equal(shown.targets[target!]!.delivered, status.length);
+  assert.deepEqual(shown.pending.segments, []);
+  assert.deepEqual(shown.inProgress, []);
 }
 
 test('deliver: artifacts to the DVC remote, code to cmf_origin, metadata to cmf-server; a second run sends nothing; a new segment only itself', { skip }, async () => {
@@ -162,6 +170,10 @@ for (const point of ['cmf-server.artifacts', 'cmf-server.git', 'cmf-server.metad
     const order = ['artifacts', 'git', 'metadata'];
     const k = order.indexOf(point.split('.')[1]!);
     for (const [i, step] of order.entries()) assert.equal(Boolean(state?.steps[step as 'git']), i < k, `${step} recorded after a crash at ${point}`);
+    // status: still pending, and part way where a step was recorded
+    const shown = await pushStatus(s.t.ws);
+    assert.deepEqual(shown.pending.segments, [path.basename(segDir)]);
+    assert.deepEqual(shown.inProgress, k === 0 ? [] : [{ segment: path.basename(segDir), target: 'cmf-server', phase: `${order[k - 1]}-pushed` }]);
 
     const rerun = await runChild(job, env);
     assert.equal(rerun.code, 0, rerun.stderr);

@@ -403,15 +403,20 @@ export class WatchProc {
 
 /** Run `cmf-sage status --json` and time it (wall clock, process start to exit). */
 export function timeStatus(ws: string): { ms: number; report: Record<string, unknown> } {
+  return timeCommand(['status', '--json', '--workspace', ws]);
+}
+
+/** Run a `cmf-sage` command that prints one JSON object, and time it (wall clock, process start to exit). */
+export function timeCommand(argv: string[]): { ms: number; report: Record<string, unknown> } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'status', '--json', '--workspace', ws], {
+  const r = spawnSync(process.execPath, [BIN, ...argv], {
     cwd: ROOT,
     encoding: 'utf8',
-    maxBuffer: 64 << 20,
+    maxBuffer: 1 << 30,
     env: { ...process.env, CMF_SAGE_LOG_LEVEL: 'warn' },
   });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`status failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${argv[0]} failed (${r.status}): ${r.stderr}`);
   return { ms, report: JSON.parse(r.stdout) as Record<string, unknown> };
 }
 

@@ -3,7 +3,7 @@ import { randomFillSync, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { PywaggleWriter } from '../lib/pywaggle.js';
-import { startWatch, readCpuSeconds, readRss, timeStatus, running, Contention, type WatchProc } from '../lib/proc.js';
+import { startWatch, readCpuSeconds, readRss, timeCommand, timeStatus, running, Contention, type WatchProc } from '../lib/proc.js';
 import { median, percentile, round, sleep } from '../lib/stats.js';
 import { withTempDir } from '../lib/tmp.js';
 import { sizes, type PhaseCtx } from './context.js';
@@ -286,6 +286,7 @@ export async function scalePhase(ctx: PhaseCtx) {
       let sent = 0;
       const curve: { results: number; s: number; rss_mb: number; cpu_s: number }[] = [];
       let nextMark = N / 10;
+      let swaps = 0;
       let lastProgress = Date.now();
       let lastCount = 0;
       while (w.recorded.size < N) {
@@ -302,6 +303,13 @@ export async function scalePhase(ctx: PhaseCtx) {
           curve.push({ results: nextMark, s: round((Date.now() - t0) / 1000, 1), rss_mb: round(r?.rssMb ?? NaN), cpu_s: round(readCpuSeconds(w.pid)! - cpu0, 1) });
           ctx.progress(`scale: ${nextMark} recorded, ${round((Date.now() - t0) / 1000)} s, rss ${round(r?.rssMb ?? NaN)} MB`);
           nextMark += N / 10;
+        }
+        // The model is retrained twice (atomic replace, as a trainer would
+        // install it): issue 5's queries then sort three versions.
+        if (swaps < 2 && sent >= ((swaps + 1) * N) / 3) {
+          swaps++;
+          writeFileSync(`${s.model}.new`, randomBytes(4 << 20));
+          renameSync(`${s.model}.new`, s.model);
         }
         if (sent < N && sent - have < 1000) {
           const batch = Math.min(500, N - sent);
@@ -328,6 +336,20 @@ export async function scalePhase(ctx: PhaseCtx) {
         statusMs.push(r.ms);
         report = r.report;
       }
+      // Issue 5's query over the same 100k workspace (live mlmd + every segment), 3x each.
+      const query = (argv: string[]) => {
+        const ms: number[] = [];
+        let rows = 0;
+        for (let i = 0; i < 3; i++) {
+          const r = timeCommand([...argv, '--workspace', s.ws, '--json']);
+          ms.push(r.ms);
+          rows = Number(r.report.count ?? (r.report.models as unknown[] | undefined)?.length ?? NaN);
+        }
+        return { ms: round(median(ms)), all: ms.map((x) => round(x)), rows };
+      };
+      const latest = query(['results', '--model', 'latest']);
+      const everything = query(['results']);
+      const models = query(['models']);
       // The lineage on disk: the live mlmd plus sealed segments' mlmd files (if the segment policy made any).
       const liveBytes = statSync(path.join(s.ws, 'mlmd')).size;
       const segDir = path.join(s.ws, '.cmf-sage', 'segments');
@@ -343,7 +365,14 @@ export async function scalePhase(ctx: PhaseCtx) {
         cpu_s_per_1k: round(((cpu1 - cpu0) / N) * 1000, 2),
         status_ms: round(median(statusMs)),
         mlmd_bytes_per_result: Math.round(mlmdBytes / N),
+        results_latest_ms_100k: latest.ms,
         details: {
+          query_results_latest_ms_all: latest.all,
+          query_results_latest_rows: latest.rows,
+          query_results_all_ms: everything.ms,
+          query_results_all_rows: everything.rows,
+          query_models_ms: models.ms,
+          query_models_rows: models.rows,
           scale_results: N,
           scale_bytes_each: z.scaleBytes,
           scale_s: round((tEnd - t0) / 1000, 1),

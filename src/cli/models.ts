@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { damagedFileError } from '../query/mlmd-file.js';
 import { modelVersions } from '../query/models.js';
 import { formatModels, modelJson } from '../query/models-output.js';
-import { openSources, type OpenedSources } from '../query/sources.js';
+import { openSources, type OpenedSources, type SourceOptions } from '../query/sources.js';
 import { LineageView } from '../query/view.js';
 import { resolveWorkspaceDir } from './common.js';
 
@@ -21,8 +21,13 @@ export function addSourceOptions(cmd: Command): Command {
 }
 
 /** Open the sources, build the view, run `fn`, and free everything whatever happens. */
-export async function withView<T>(f: SourceFlags, counts: boolean, fn: (view: LineageView, sources: OpenedSources) => Promise<T> | T): Promise<T> {
-  const sources = await openSources({ workspace: resolveWorkspaceDir(f.workspace), mlmd: f.mlmd, file: f.file });
+export async function withView<T>(
+  f: SourceFlags,
+  counts: boolean,
+  fn: (view: LineageView, sources: OpenedSources) => Promise<T> | T,
+  open: (o: SourceOptions) => Promise<OpenedSources> = openSources,
+): Promise<T> {
+  const sources = await open({ workspace: resolveWorkspaceDir(f.workspace), mlmd: f.mlmd, file: f.file });
   let view: LineageView | undefined;
   try {
     view = LineageView.load(sources.files, { counts });

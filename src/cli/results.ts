@@ -4,6 +4,7 @@ import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models
 import { queryResults, type ResultFilter } from '../query/results.js';
 import { formatResults, resultsCsv, resultsJson } from '../query/results-output.js';
 import { nowNs, parseTimeSpec, TimeSpecError } from '../query/time-spec.js';
+import { openSourcesForModel } from '../query/model-sources.js';
 import { addSourceOptions, JSON_HELP, withView, writeChunks, type SourceFlags } from './models.js';
 
 interface ResultsFlags extends SourceFlags {
@@ -41,7 +42,7 @@ export function registerResults(program: Command): void {
     .action(async (f: ResultsFlags) => {
       const now = nowNs();
       const filter: ResultFilter = { sinceNs: time('--since', f.since, now), untilNs: time('--until', f.until, now), name: f.name };
-      await withView(f, false, (view) => {
+      await withView(f, false, (view, sources) => {
         let models = null;
         if (f.model !== undefined) {
           const versions = modelVersions(view);
@@ -55,8 +56,9 @@ export function registerResults(program: Command): void {
         }
         const rows = queryResults(view, filter);
         if (f.csv) writeChunks(resultsCsv(rows));
-        else if (f.json) writeChunks(resultsJson(rows, { models, filter }));
+        else if (f.json) writeChunks(resultsJson(rows, { models, filter, sources: sources.files.map((x) => x.path) }));
         else process.stdout.write(formatResults(rows, { models, filter }));
-      });
+        // With --model, only the segments that can hold that version are read.
+      }, f.model === undefined ? undefined : (o) => openSourcesForModel(o, f.model!));
     });
 }

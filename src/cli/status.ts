@@ -3,7 +3,7 @@ import { openSnapshot } from '../query/snapshot.js';
 import { readMlmdForQuery } from '../query/mlmd-file.js';
 import { formatStatus, statusReport } from '../query/status.js';
 import { resolveWorkspaceDir } from './common.js';
-import { pushStatus } from '../push/index.js';
+import { pushStatus } from '../push/status.js';
 
 export function registerStatus(program: Command): void {
   program

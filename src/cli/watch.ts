@@ -79,7 +79,7 @@ export function registerWatch(program: Command): void {
     .option('--settle <seconds>', 'how long a file must stay unchanged before it counts (folder mode and model)', nonNegativeSeconds, 2)
     .option('--node <id>', 'node identity to record (e.g. the VSN)')
     .option('--plugin <name>', 'plugin identity to record (e.g. image and tag)')
-    .option('--segment-results <n>', 'seal closed executions into a segment after this many results (bounds memory)', positiveInt, 10_000)
+    .option('--segment-results <n>', 'seal closed executions into a segment after this many results (bounds memory)', positiveInt, 2_000)
     .option('--model-framework <name>', 'cmf model_framework property', 'Default')
     .option('--model-type <name>', 'cmf model_type property', 'Default')
     .option('--model-name <name>', 'cmf model_name property', 'Default')

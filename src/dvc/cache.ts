@@ -41,8 +41,12 @@ export class DvcCache {
   private readonly openTemp: OpenTemp;
   private readonly knownDirs = new Set<string>();
   private readonly dirtyDirs = new Set<string>();
-  /** Sizes of objects this instance wrote or verified, so has() need not rehash. */
-  private readonly sizes = new Map<string, number>();
+  /**
+   * Sizes of objects this instance wrote or verified recently, so has() need
+   * not rehash. Bounded: watch runs for months, and an unbounded map grew by
+   * ~100 bytes per result recorded; an object that fell out is rehashed.
+   */
+  private readonly sizes = new BoundedMap<string, number>(SIZES_KEPT);
 
   constructor(root: string, opts: DvcCacheOptions = {}) {
     this.root = path.resolve(root);
@@ -212,5 +216,21 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   } catch (err) {
     if (isErrno(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return [];
     throw err;
+  }
+}
+
+const SIZES_KEPT = 16_384;
+
+/** A Map that forgets its oldest entries beyond `limit` (insertion order). */
+class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    if (this.has(key)) this.delete(key);
+    super.set(key, value);
+    if (this.size > this.limit) this.delete(this.keys().next().value as K);
+    return this;
   }
 }

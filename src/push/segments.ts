@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { segmentsDir } from '../workspace/segments.js';
+import { segmentNames, segmentsDir } from '../workspace/segments.js';
 import type { SegmentManifest, SegmentPointer } from '../recorder/segment.js';
 
 /**
@@ -20,22 +20,11 @@ export interface Segment {
   manifest: SegmentManifest;
 }
 
-const SEGMENT_NAME = /^\d{6,}$/;
-
 /** Sealed segments, oldest first (ids are zero-padded sequence numbers). */
 export async function listSealedSegments(root: string): Promise<Segment[]> {
-  const base = segmentsDir(root);
-  let names: string[];
-  try {
-    names = await fsp.readdir(base);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw err;
-  }
   const out: Segment[] = [];
-  for (const name of names.filter((n) => SEGMENT_NAME.test(n)).sort(bySequence)) {
-    const dir = path.join(base, name);
+  for (const name of await segmentNames(root)) {
+    const dir = path.join(segmentsDir(root), name);
     let text: string;
     try {
       text = await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8');
@@ -48,11 +37,6 @@ export async function listSealedSegments(root: string): Promise<Segment[]> {
     out.push({ id: name, dir, manifest: parseManifest(text, dir) });
   }
   return out;
-}
-
-/** Numeric order, so 1000000 sorts after 999999. */
-function bySequence(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function parseManifest(text: string, dir: string): SegmentManifest {

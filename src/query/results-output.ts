@@ -88,6 +88,8 @@ function jsonRow(r: ResultRow, iso: (ns: bigint) => string): string {
 export interface ResultsHeader {
   models: ModelVersion[] | null;
   filter: ResultFilter;
+  /** The MLMD files read (with --model, only those that can hold the version). */
+  sources?: string[];
 }
 
 /**
@@ -98,6 +100,7 @@ export function* resultsJson(rows: ResultRow[], h: ResultsHeader): Generator<str
   const counts = { results: 0, measurements: 0 };
   for (const r of rows) counts[r.kind === 'result' ? 'results' : 'measurements']++;
   const head = {
+    ...(h.sources ? { sources: h.sources } : {}),
     models: h.models?.map((m) => ({ md5: m.md5, path: m.path })) ?? null,
     filter: {
       since_ns: h.filter.sinceNs?.toString() ?? null,

@@ -62,14 +62,17 @@ export function rowsOfArtifacts(r: MlmdReader, facts: ExecutionFact[], artifactI
 export function queryResults(view: LineageView, filter: ResultFilter): ResultRow[] {
   const matchName = nameMatcher(filter.name);
   const out: ResultRow[] = [];
-  const seen = view.readers.length > 1 ? new Set<string>() : undefined;
+  // Only an execution found in several files (a segment cut while it was
+  // open, and the live mlmd) can yield a row twice: key only its rows.
+  const shared = new Set(view.executions.filter((e) => e.files.length > 1).map((e) => e.uuid));
+  const seen = shared.size > 0 ? new Set<string>() : undefined;
   for (const r of view.readers) {
     const facts = view.perFile.get(r.label) ?? [];
     for (const row of fileRows(r, facts, filter)) {
       if (matchName && !matchName(row.kind === 'result' ? UPLOAD_NAME : row.name)) continue;
       if (filter.sinceNs !== undefined && row.timestampNs < filter.sinceNs) continue;
       if (filter.untilNs !== undefined && row.timestampNs > filter.untilNs) continue;
-      if (seen) {
+      if (seen && shared.has(row.executionUuid)) {
         const k = `${row.kind}\u0000${row.executionUuid}\u0000${row.md5 ?? row.key ?? row.path}\u0000${row.timestampNs}`;
         if (seen.has(k)) continue;
         seen.add(k);

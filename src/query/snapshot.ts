@@ -4,14 +4,14 @@ import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { UserError } from '../errors.js';
 import { Journal } from '../recorder/journal.js';
 import { Applier } from '../recorder/apply.js';
-import { listSegments, type SealedSegment } from '../recorder/segment.js';
+import { listSegmentSummaries, type SegmentSummary } from '../recorder/segment.js';
 import { WorkspaceLayout } from '../workspace/layout.js';
 import { readSettings, type WorkspaceSettings } from '../workspace/settings.js';
 
 export interface Snapshot {
   ws: WorkspaceLayout;
   /** Sealed segments (closed executions moved out of the live mlmd), oldest first. */
-  segments: SealedSegment[];
+  segments: SegmentSummary[];
   settings: WorkspaceSettings | undefined;
   store: MlmdStore;
   /** Journal entries not yet in the saved mlmd (watch is running or crashed). */
@@ -44,5 +44,5 @@ export async function openSnapshot(workspace: string, mlmdFlag?: string, opts: S
   const store = new MlmdStore(db);
   const { entries } = await Journal.read(ws.journalFile);
   if (entries.length > 0) new Applier(store).apply(entries);
-  return { ws, settings, store, journaled: entries.length, segments: await listSegments(ws.root) };
+  return { ws, settings, store, journaled: entries.length, segments: await listSegmentSummaries(ws.root) };
 }

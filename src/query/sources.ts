@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { segmentMlmdFiles } from '../workspace/segments.js';
+import { mapPool } from '../util/pool.js';
 import type { LineageFile } from './reader.js';
 import { readMlmdForQuery } from './mlmd-file.js';
 import { openSnapshot } from './snapshot.js';
@@ -11,12 +12,16 @@ export interface SourceOptions {
   mlmd?: string;
   /** Any MLMD file (a cmflib-made one, no workspace needed). */
   file?: string;
+  /** Read the kept segments too (default true). */
+  segments?: boolean;
 }
 
 export interface OpenedSources {
   files: LineageFile[];
   /** What was read, for messages. */
   describe: string;
+  /** The workspace folder, when a workspace was read. */
+  root?: string;
   close(): void;
 }
 
@@ -27,22 +32,47 @@ export interface OpenedSources {
  */
 export async function openSources(o: SourceOptions): Promise<OpenedSources> {
   const files: LineageFile[] = [];
+  let root: string | undefined;
   if (o.file !== undefined) {
     files.push(await openMlmdFile(path.resolve(o.file), 'file'));
   } else {
     const snap = await openSnapshot(o.workspace, o.mlmd, { load: readMlmdForQuery });
     files.push({ label: snap.ws.mlmdName, path: snap.ws.mlmdFile, db: snap.store.db });
-    for (const seg of await segmentMlmdFiles(snap.ws.root)) {
-      files.push(await openMlmdFile(seg, `segment ${path.basename(path.dirname(seg))}`));
-    }
+    root = snap.ws.root;
+    if (o.segments !== false) files.push(...(await openSegmentFiles((await segmentMlmdFiles(snap.ws.root)).map((f) => path.dirname(f)))));
   }
   return {
     files,
+    root,
     describe: files.map((f) => f.path).join(', '),
     close: () => {
       for (const f of files) f.db.close();
     },
   };
+}
+
+/**
+ * Kept segments' mlmd files, in the given order. A few are read at once so
+ * that reading one file overlaps loading another into sql.js; on a failure
+ * the ones already open are closed.
+ */
+export async function openSegmentFiles(segmentDirs: readonly string[]): Promise<LineageFile[]> {
+  const opened: LineageFile[] = [];
+  try {
+    return await mapPool(segmentDirs, 4, async (dir) => {
+      const f = await openSegmentFile(dir);
+      opened.push(f);
+      return f;
+    });
+  } catch (err) {
+    for (const f of opened) f.db.close();
+    throw err;
+  }
+}
+
+/** A kept segment's mlmd, labelled as the queries name it. */
+export async function openSegmentFile(segmentDir: string): Promise<LineageFile> {
+  return openMlmdFile(path.join(segmentDir, 'mlmd'), `segment ${path.basename(segmentDir)}`);
 }
 
 /** An existing MLMD file; anything else is refused with one line (exit 2). */

@@ -73,7 +73,7 @@ export function statusReport(snap: Snapshot): StatusReport {
   let lastIso = last > 0 ? new Date(last).toISOString() : null;
   let allExecutions = executions;
   const byMd5 = new Map(models.map((m) => [m.md5, { ...m }]));
-  for (const { manifest: m } of snap.segments) {
+  for (const m of snap.segments) {
     allExecutions += m.counts.executions;
     artifacts.Dataset += m.counts.Dataset;
     artifacts.Metrics += m.counts.Metrics;
@@ -117,6 +117,9 @@ export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
     const p = r.push;
     const last = p.lastDelivery ? `, last ${p.lastDelivery.segment} to ${p.lastDelivery.target} at ${p.lastDelivery.confirmedAt}` : '';
     lines.push(`delivery    ${p.pending.segments.length} segment(s) pending (${p.pending.executions} executions, ${p.pending.bytes} bytes), ${p.delivered} delivered${last}`);
+    for (const [target, t] of Object.entries(p.targets)) {
+      if (t.delivered > 0) lines.push(`            ${target}: ${t.delivered} delivered, last at ${t.lastConfirmedAt ?? '-'}`);
+    }
     for (const x of p.inProgress) lines.push(`            ${x.segment} to ${x.target}: ${x.phase} (not confirmed yet)`);
   }
   lines.push('', 'model versions (newest first):');

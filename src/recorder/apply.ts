@@ -9,7 +9,7 @@ import {
   recordMetric,
 } from '../cmf/lineage.js';
 import { artifactUrl } from '../cmf/names.js';
-import { remoteObjectUrl } from '../dvc/index.js';
+import { remoteObjectUrl } from '../dvc/config.js';
 import { isoFromNs } from '../sources/timestamp.js';
 import type { Entry, FileEntry, MeasureEntry, OpenEntry } from './entries.js';
 

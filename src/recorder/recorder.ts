@@ -21,7 +21,7 @@ import { ensureWorkspace } from '../workspace/init.js';
 import { loadState, saveState, type SourceState } from '../workspace/state.js';
 import { readSettings, writeSettings } from '../workspace/settings.js';
 import { Journal } from './journal.js';
-import { closedExecutions, listSegments, pruneExecutions, resultCount, sealSegment } from './segment.js';
+import { closedExecutions, newestSegment, pruneExecutions, resultCount, sealSegment } from './segment.js';
 import { Applier } from './apply.js';
 import { ModelTracker, type KnownModel } from './model.js';
 import type { Entry, FileEntry, MeasureEntry, OpenEntry, ModelRef } from './entries.js';
@@ -236,8 +236,7 @@ export class Recorder {
    * executions in the live mlmd too; only the newest segment can be affected.
    */
   private async pruneSealedLeftovers(): Promise<void> {
-    const segments = await listSegments(this.ws.root);
-    const newest = segments[segments.length - 1];
+    const newest = await newestSegment(this.ws.root);
     if (!newest) return;
     const ids = newest.manifest.executions.flatMap((u) => this.store.findExecutionsByProperty('Execution_uuid', u));
     if (ids.length === 0) return;

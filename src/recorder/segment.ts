@@ -3,7 +3,7 @@ import path from 'node:path';
 import { getSqlJs, type MlmdStore } from '../mlmd/index.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil/atomic.js';
 import { crashPoint } from '../faults.js';
-import { segmentsDir } from '../workspace/segments.js';
+import { segmentNames, segmentsDir } from '../workspace/segments.js';
 
 /**
  * Segments keep the live mlmd small. sql.js holds the whole database in
@@ -47,20 +47,75 @@ export interface SealedSegment {
   manifest: SegmentManifest;
 }
 
+/**
+ * `summary.json` beside a manifest: the few figures `status` shows. A
+ * manifest lists every pointer (~900 KB at 5,000 results), so reading
+ * summaries keeps `status` at a few KB per segment however long watch runs.
+ */
+export interface SegmentSummary {
+  segment: string;
+  dir: string;
+  counts: SegmentManifest['counts'];
+  models: SegmentModel[];
+  lastRecordedAt: string | null;
+  /** Bytes of the distinct cache objects the segment names. */
+  objectBytes: number;
+}
+
+const SUMMARY_FILE = 'summary.json';
+function summarize(dir: string, m: SegmentManifest): SegmentSummary {
+  const sizes = new Map<string, number>();
+  for (const p of m.pointers ?? []) sizes.set(p.md5, p.size);
+  let objectBytes = 0;
+  for (const v of sizes.values()) objectBytes += v;
+  return { segment: m.segment, dir, counts: m.counts, models: m.models ?? [], lastRecordedAt: m.lastRecordedAt ?? null, objectBytes };
+}
+
+/**
+ * Every sealed segment's summary, oldest first. Segments sealed before
+ * summaries existed have only a manifest: their summary is derived from it.
+ */
+export async function listSegmentSummaries(root: string): Promise<SegmentSummary[]> {
+  const out: SegmentSummary[] = [];
+  for (const name of await segmentNames(root)) {
+    const dir = path.join(segmentsDir(root), name);
+    try {
+      const s = JSON.parse(await fsp.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as Omit<SegmentSummary, 'dir'>;
+      out.push({ ...s, dir });
+      continue;
+    } catch {
+      // no summary (an older segment): fall back to the manifest
+    }
+    try {
+      out.push(summarize(dir, JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest));
+    } catch {
+      // a folder without a readable manifest is not a sealed segment
+    }
+  }
+  return out;
+}
+
+/** The newest sealed segment with its manifest, or undefined (reads one manifest, not all). */
+export async function newestSegment(root: string): Promise<SealedSegment | undefined> {
+  const names = await segmentNames(root);
+  for (const name of names.reverse()) {
+    const dir = path.join(segmentsDir(root), name);
+    try {
+      return { dir, manifest: JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest };
+    } catch {
+      // not a sealed segment: look at the one before
+    }
+  }
+  return undefined;
+}
+
 /** Sealed segments, oldest first (names are zero-padded sequence numbers). */
 export async function listSegments(root: string): Promise<SealedSegment[]> {
-  const dir = segmentsDir(root);
-  let names: string[];
-  try {
-    names = (await fsp.readdir(dir)).filter((n) => /^\d{6,}$/.test(n)).sort();
-  } catch {
-    return [];
-  }
   const out: SealedSegment[] = [];
-  for (const name of names) {
+  for (const name of await segmentNames(root)) {
+    const dir = path.join(segmentsDir(root), name);
     try {
-      const manifest = JSON.parse(await fsp.readFile(path.join(dir, name, 'manifest.json'), 'utf8')) as SegmentManifest;
-      out.push({ dir: path.join(dir, name), manifest });
+      out.push({ dir, manifest: JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest });
     } catch {
       // a folder without a readable manifest is not a sealed segment
     }
@@ -170,8 +225,8 @@ export async function sealSegment(store: MlmdStore, executionIds: number[], o: S
     copy.db.exec('VACUUM');
     const base = segmentsDir(o.root);
     await fsp.mkdir(base, { recursive: true });
-    const existing = await listSegments(o.root);
-    const seq = String((existing.length ? Number(existing[existing.length - 1].manifest.segment) : 0) + 1).padStart(6, '0');
+    const names = await segmentNames(o.root);
+    const seq = String((names.length ? Number(names[names.length - 1]) : 0) + 1).padStart(6, '0');
     const manifest: SegmentManifest = {
       segment: seq,
       pipeline: o.pipeline,
@@ -185,6 +240,8 @@ export async function sealSegment(store: MlmdStore, executionIds: number[], o: S
     await fsp.mkdir(tmp);
     await writeFileAtomic(path.join(tmp, 'mlmd'), copy.db.export());
     await writeFileAtomic(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+    const { dir: _dir, ...summary } = summarize(tmp, manifest);
+    await writeFileAtomic(path.join(tmp, SUMMARY_FILE), JSON.stringify(summary) + '\n');
     crashPoint('segment.written');
     const dir = path.join(base, seq);
     await fsp.rename(tmp, dir);

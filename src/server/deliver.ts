@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { crashPoint } from '../faults.js';
+import { readCmfServerState, stateFile, type CmfServerState } from './state.js';
 import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { remoteObjectUrl } from '../dvc/index.js';
 import { listSegments, type SegmentManifest } from '../recorder/segment.js';
@@ -32,16 +33,7 @@ export { cmfServerUrl };
  * `exists` for executions it already merged (by Execution_uuid).
  */
 
-export const STATE_FILE = 'cmf-server.json';
-
-export interface CmfServerState {
-  segment: string;
-  steps: {
-    artifacts?: { to: string; at: string; sent: number; skipped: number; bytes: number };
-    git?: { to: string; at: string; branch: string; head: string; pushed: boolean; unreachable?: string[] };
-    metadata?: { to: string; at: string; status: MetadataStatus; executions: number };
-  };
-}
+export { STATE_FILE, stateFile, readCmfServerState, type CmfServerState } from './state.js';
 
 export interface DeliveryProgress {
   segment: string;
@@ -87,21 +79,6 @@ export interface SegmentDeliverySummary {
   git: { pushed: boolean; head: string; branch: string; unreachable: string[] } | 'done-before' | 'not-requested';
   metadata: MetadataStatus | 'done-before';
   delivered: true;
-}
-
-export function stateFile(segmentDir: string): string {
-  return path.join(segmentDir, STATE_FILE);
-}
-
-export async function readCmfServerState(segmentDir: string): Promise<CmfServerState | undefined> {
-  try {
-    const s = JSON.parse(await fsp.readFile(stateFile(segmentDir), 'utf8')) as CmfServerState;
-    return s && typeof s.steps === 'object' ? s : undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (err instanceof SyntaxError) return undefined; // cannot happen with atomic writes; start over
-    throw err;
-  }
 }
 
 async function readManifest(segmentDir: string): Promise<SegmentManifest> {

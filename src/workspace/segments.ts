@@ -6,26 +6,36 @@ export function segmentsDir(root: string): string {
   return path.join(path.resolve(root), '.cmf-sage', 'segments');
 }
 
+const SEGMENT_NAME = /^\d{6,}$/;
+
+/** Numeric order, so 1000000 sorts after 999999. */
+function bySequence(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 /**
- * The mlmd files of the segments a workspace has kept after delivering them,
- * sorted by segment id (so by age, as ids sort by time). Readers query them
- * beside the live mlmd: a delivered segment's lineage may no longer be in it.
- * [] when the workspace keeps none.
+ * Names of the sealed segment folders, oldest first. A folder being sealed
+ * has a dot-name until it is complete, so it is never listed.
  */
-export async function segmentMlmdFiles(root: string): Promise<string[]> {
-  const dir = segmentsDir(root);
-  let names: string[];
+export async function segmentNames(root: string): Promise<string[]> {
   try {
-    names = await fsp.readdir(dir);
+    return (await fsp.readdir(segmentsDir(root))).filter((n) => SEGMENT_NAME.test(n)).sort(bySequence);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }
+}
+
+/**
+ * The mlmd files of the segments a workspace keeps (sealed, delivered or
+ * not), oldest first. Readers query them beside the live mlmd: a sealed
+ * segment's lineage is no longer in it. [] when the workspace keeps none.
+ */
+export async function segmentMlmdFiles(root: string): Promise<string[]> {
   const files: string[] = [];
-  for (const name of names.sort()) {
-    if (name.startsWith('.')) continue; // a segment being written under a temporary name
-    const file = path.join(dir, name, 'mlmd');
+  for (const name of await segmentNames(root)) {
+    const file = path.join(segmentsDir(root), name, 'mlmd');
     const isFile = await fsp.stat(file).then((s) => s.isFile(), () => false);
     if (isFile) files.push(file);
   }
