@@ -2,7 +2,7 @@ import path from 'node:path';
 import { listSegmentSummaries, type SegmentSummary } from '../recorder/segment.js';
 import { segmentMlmdFiles } from '../workspace/segments.js';
 import { loadExecutions, type ExecutionFact } from './executions.js';
-import { latestAndPrevious, modelVersions, resolveModelSpec, type ModelVersion } from './models.js';
+import { latestAndPrevious, modelVersions, resolveModelSpec, unusedVersion, type ModelVersion } from './models.js';
 import { LineageView } from './view.js';
 import { MlmdReader, type LineageFile } from './reader.js';
 import { openSources, openSegmentFile, openSegmentFiles, type OpenedSources, type SourceOptions } from './sources.js';
@@ -105,28 +105,10 @@ async function chooseModels(
   // names (the live mlmd's, with the plugin's file path, and every summary's).
   const versions = new Map<string, ModelVersion>();
   for (const v of liveVersions()) versions.set(v.md5, v);
-  for (const s of summaries) for (const m of s.models) if (!versions.has(m.md5)) versions.set(m.md5, lightVersion(m.md5, m.path));
+  for (const s of summaries) for (const m of s.models) if (!versions.has(m.md5)) versions.set(m.md5, unusedVersion(m.md5, m.path, null, 0n));
   try {
     return resolveModelSpec(spec, [...versions.values()], []);
   } catch {
     return undefined; // e.g. the plugin's model file path, only the live mlmd knows it: decide on the full view
   }
-}
-
-function lightVersion(md5: string, p: string): ModelVersion {
-  return {
-    md5,
-    path: p,
-    paths: [p],
-    sourcePath: null,
-    firstUsedNs: null,
-    lastUsedNs: null,
-    inUse: false,
-    executions: 0,
-    results: 0,
-    measurements: 0,
-    latest: false,
-    previous: false,
-    recordedNs: 0n,
-  };
 }

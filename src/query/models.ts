@@ -69,6 +69,25 @@ export function latestAndPrevious(executions: ExecutionFact[]): { latest?: strin
   return { latest, previous };
 }
 
+/** A version as recorded, before any execution that used it is counted. */
+export function unusedVersion(md5: string, p: string, sourcePath: string | null, recordedNs: bigint): ModelVersion {
+  return {
+    md5,
+    path: p,
+    paths: [p],
+    sourcePath,
+    firstUsedNs: null,
+    lastUsedNs: null,
+    inUse: false,
+    executions: 0,
+    results: 0,
+    measurements: 0,
+    latest: false,
+    previous: false,
+    recordedNs,
+  };
+}
+
 /** Every model version seen, most recently used first (never-used versions last, newest recorded first). */
 export function modelVersions(view: LineageView): ModelVersion[] {
   const versions = new Map<string, ModelVersion>();
@@ -79,21 +98,7 @@ export function modelVersions(view: LineageView): ModelVersion[] {
       v.sourcePath ??= a.sourcePath;
       continue;
     }
-    versions.set(a.md5, {
-      md5: a.md5,
-      path: a.path,
-      paths: [a.path],
-      sourcePath: a.sourcePath,
-      firstUsedNs: null,
-      lastUsedNs: null,
-      inUse: false,
-      executions: 0,
-      results: 0,
-      measurements: 0,
-      latest: false,
-      previous: false,
-      recordedNs: a.createdNs,
-    });
+    versions.set(a.md5, unusedVersion(a.md5, a.path, a.sourcePath, a.createdNs));
   }
   for (const e of view.executions) {
     for (const md5 of e.inputModels) {
