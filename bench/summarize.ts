@@ -19,7 +19,7 @@ function load(files: string[]): Partial<Record<Key, number>>[] {
 
 function med(runs: Partial<Record<Key, number>>[], k: Key): number | undefined {
   const vs = runs.map((r) => r[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  return vs.length ? round(median(vs), k === 'mb_ratio' || k === 'cpu_s_per_1k' ? 2 : 1) : undefined;
+  return vs.length ? round(median(vs), k === 'mb_ratio' || k === 'push_mb_ratio' || k === 'cpu_s_per_1k' ? 2 : 1) : undefined;
 }
 
 function main(): void {

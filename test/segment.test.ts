@@ -94,31 +94,3 @@ test('push asks a running watch to seal; without a watch it seals itself', async
   assert.equal(st.artifacts.Metrics, 3);
   assert.equal(st.executions, 3);
 });
-
-test('a burst defers sealing until the backlog is read, but not past 3x --segment-results', async () => {
-  const root = await tempDir('seg-burst-');
-  const logdir = path.join(root, 'logdir');
-  await fsp.mkdir(path.join(logdir, 'uploads'), { recursive: true });
-  const model = path.join(root, 'model.bin');
-  await fsp.copyFile(path.join(FIXTURES, 'model', 'smoke-model-v1.bin'), model);
-  const lines = (n: number, from: number) =>
-    Array.from({ length: n }, (_, i) => JSON.stringify({ meta: {}, name: 'env.smoke.certainty', timestamp: `2026-12-03T15:50:00.${String(from + i).padStart(9, '0')}`, value: 0.5 })).join('\n') + '\n';
-  const ws = path.join(root, 'ws');
-  const watch = () => runCli(['watch', '--once', '--pipeline', 'smoke', '--model', model, '--results', logdir, '--workspace', ws, '--segment-results', '1000']);
-  const segs = async () => {
-    const dir = path.join(ws, '.cmf-sage', 'segments');
-    const names = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).sort();
-    return Promise.all(names.map(async (n) => JSON.parse(await fsp.readFile(path.join(dir, n, 'summary.json'), 'utf8')).counts.Metrics as number));
-  };
-  // 2,500 lines at once: more than one read, but under 3x the segment size: sealed once, when caught up
-  await fsp.writeFile(path.join(logdir, 'data.ndjson'), lines(2500, 1));
-  assert.equal((await watch()).code, 0);
-  assert.deepEqual(await segs(), [2500]);
-  // 7,000 more: the backlog passes 3x the segment size, so a seal comes before it is read
-  await fsp.appendFile(path.join(logdir, 'data.ndjson'), lines(7000, 10_001));
-  const run = await watch();
-  assert.equal(run.code, 0, run.stderr);
-  const after = await segs();
-  assert.ok(after.length >= 2 && after[1]! >= 3000 && after[1]! < 7000, `segments: ${after.join(', ')}`);
-  assert.equal(JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout).artifacts.Metrics, 9500);
-});

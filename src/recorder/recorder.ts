@@ -26,9 +26,6 @@ import { Applier } from './apply.js';
 import { ModelTracker, type KnownModel } from './model.js';
 import type { Entry, FileEntry, MeasureEntry, OpenEntry, ModelRef } from './entries.js';
 
-/** How far past --segment-results a burst may take the live mlmd before it is sealed anyway. */
-const SEAL_DEFER_FACTOR = 3;
-
 export type SourceKind = 'auto' | 'pywaggle' | 'dir';
 
 /** Result files copied into the cache at once (overlaps their fsyncs). */
@@ -106,8 +103,6 @@ export class Recorder {
   private filesHashed = 0;
   /** Results (Dataset + Metrics) in the live mlmd: what the next segment would hold. */
   private liveResults = 0;
-  /** The last poll left lines unread (a burst): sealing waits until it caught up, within bounds. */
-  private behind = false;
   /** The mlmd file as we last wrote it: a save refuses if someone else changed it since (B09). */
   private mlmdStamp: FileStamp | null = null;
 
@@ -344,7 +339,6 @@ export class Recorder {
       observations = res.observations;
       pending = res.pending;
     }
-    this.behind = more;
     if (observations.length === 0 && tail.length === 0) return { recorded: 0, pending, more };
     const recorded = await this.record(observations, tail);
     return { recorded, pending, more };
@@ -555,14 +549,8 @@ export class Recorder {
     }
     await this.checkModel();
     const requested = await fsp.stat(this.ws.sealRequestFile).then(() => true, () => false);
-    // Sealing costs two checkpoints and copies of the live mlmd: during a
-    // burst it waits until the backlog is read, up to SEAL_DEFER_FACTOR x
-    // the segment size, which still bounds memory.
-    const full =
-      this.liveResults >= this.opts.segmentResults &&
-      (!this.behind || this.liveResults >= SEAL_DEFER_FACTOR * this.opts.segmentResults);
-    if (full || requested) {
-      if (this.open && full) await this.closeExecution('segment full');
+    if (this.liveResults >= this.opts.segmentResults || requested) {
+      if (this.open && this.liveResults >= this.opts.segmentResults) await this.closeExecution('segment full');
       await this.seal(requested ? 'push requested it' : 'segment full');
       if (requested) await fsp.rm(this.ws.sealRequestFile, { force: true });
     }
