@@ -372,6 +372,14 @@ test('results --model reads only the segments that can hold that version, and an
     if (spec !== 'previous') assert.deepEqual(read.sort(), holding(md5).sort(), spec);
     else assert.ok(!read.includes(holding(w.v1).find((n) => !holding(w.v2).includes(n) && !holding(w.v3).includes(n)) ?? '-'), `previous read v1's segment: ${read.join(', ')}`);
   }
+  // read from some segments only, a version is labelled latest/previous only when that is what was asked
+  assert.doesNotMatch(await cli(['results', '--workspace', seg.ws, '--model', w.v1.slice(0, 8)]), /\((latest|previous)\)/);
+  assert.match(await cli(['results', '--workspace', seg.ws, '--model', 'latest']), new RegExp(`model ${w.v3} .*\\(latest\\)`));
+  // status lists the versions newest first, as models does, though they are only in segments
+  const st = await json(['status', '--workspace', seg.ws]);
+  const order = (await json(['models', '--workspace', seg.ws])).models.map((m: { md5: string }) => m.md5);
+  assert.deepEqual(st.models.map((m: { md5: string }) => m.md5), order);
+  assert.deepEqual(order, [w.v3, w.v2, w.v1]);
   // a version no segment names: exit 1, as on the full view
   const unknown = await runCli(['results', '--workspace', seg.ws, '--model', 'ffffffffffff']);
   assert.equal(unknown.code, 1);

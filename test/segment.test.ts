@@ -53,6 +53,16 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
   await fsp.rm(path.join(segDir, 'summary.json'));
   const again = JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout);
   assert.deepEqual({ ...again, lastRecordedAt: null }, { ...st, lastRecordedAt: null });
+  // a damaged summary (valid JSON of the wrong shape, or not JSON) is not trusted: the manifest answers
+  for (const bad of ['{}', '[]', 'null', '{"segment":"000001","counts":"x"}', '{"segment":']) {
+    await fsp.writeFile(path.join(segDir, 'summary.json'), bad);
+    const r = await runCli(['status', '--workspace', ws, '--json']);
+    assert.equal(r.code, 0, `${bad}: ${r.stderr}`);
+    assert.deepEqual({ ...JSON.parse(r.stdout), lastRecordedAt: null }, { ...st, lastRecordedAt: null }, bad);
+    const q = await runCli(['results', '--workspace', ws, '--model', 'latest', '--json']);
+    assert.equal(q.code, 0, `${bad}: ${q.stderr}`);
+    assert.equal(JSON.parse(q.stdout).count, 9, bad);
+  }
 });
 
 test('push asks a running watch to seal; without a watch it seals itself', async () => {

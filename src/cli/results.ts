@@ -53,6 +53,8 @@ export function registerResults(program: Command): void {
             throw err;
           }
           models = versions.filter((v) => filter.models!.includes(v.md5));
+          // From some segments only, "latest" would mean latest of those: label only what was asked.
+          if (sources.partial) for (const v of models) [v.latest, v.previous] = [f.model === 'latest', f.model === 'previous'];
         }
         const rows = queryResults(view, filter);
         if (f.csv) writeChunks(resultsCsv(rows));

@@ -73,6 +73,7 @@ async function openChosen(live: OpenedSources, summaries: SegmentSummary[], spec
   return {
     files: all,
     root: live.root,
+    partial: all.length < live.files.length + summaries.length,
     describe: all.map((f) => f.path).join(', '),
     close: () => {
       for (const f of all) f.db.close();

@@ -22,6 +22,11 @@ export interface OpenedSources {
   describe: string;
   /** The workspace folder, when a workspace was read. */
   root?: string;
+  /**
+   * Only some kept segments were read (results --model): which version is
+   * the latest or the previous one is then known only for the one asked for.
+   */
+  partial?: boolean;
   close(): void;
 }
 

@@ -73,11 +73,13 @@ export function statusReport(snap: Snapshot): StatusReport {
   let lastIso = last > 0 ? new Date(last).toISOString() : null;
   let allExecutions = executions;
   const byMd5 = new Map(models.map((m) => [m.md5, { ...m }]));
-  for (const m of snap.segments) {
+  // Newest segment first, and a segment's versions newest first, so versions
+  // only in segments follow the live ones in order of recency.
+  for (const m of [...snap.segments].reverse()) {
     allExecutions += m.counts.executions;
     artifacts.Dataset += m.counts.Dataset;
     artifacts.Metrics += m.counts.Metrics;
-    for (const mv of m.models ?? []) {
+    for (const mv of [...m.models].reverse()) {
       const cur = byMd5.get(mv.md5);
       if (cur) cur.results += mv.results;
       else byMd5.set(mv.md5, { ...mv });

@@ -63,12 +63,43 @@ export interface SegmentSummary {
 }
 
 const SUMMARY_FILE = 'summary.json';
+async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function hasCounts(x: unknown): x is { counts: SegmentManifest['counts'] } & Record<string, unknown> {
+  const c = (x as { counts?: Record<string, unknown> } | null)?.counts;
+  return typeof c === 'object' && c !== null && ['executions', 'Dataset', 'Model', 'Metrics'].every((k) => isCount(c[k]));
+}
+
+const isModels = (v: unknown): v is SegmentModel[] =>
+  Array.isArray(v) && v.every((m) => typeof m?.md5 === 'string' && typeof m?.path === 'string' && isCount(m?.results));
+
+/** A summary as sealSegment writes it; anything else is treated as missing. */
+function isSummary(x: unknown): x is Omit<SegmentSummary, 'dir'> {
+  const s = x as Record<string, unknown>;
+  return (
+    hasCounts(x) &&
+    typeof s.segment === 'string' &&
+    isModels(s.models) &&
+    isCount(s.objectBytes) &&
+    (s.lastRecordedAt === null || typeof s.lastRecordedAt === 'string')
+  );
+}
+
 function summarize(dir: string, m: SegmentManifest): SegmentSummary {
   const sizes = new Map<string, number>();
-  for (const p of m.pointers ?? []) sizes.set(p.md5, p.size);
+  for (const p of Array.isArray(m.pointers) ? m.pointers : []) if (typeof p?.md5 === 'string' && isCount(p.size)) sizes.set(p.md5, p.size);
   let objectBytes = 0;
   for (const v of sizes.values()) objectBytes += v;
-  return { segment: m.segment, dir, counts: m.counts, models: m.models ?? [], lastRecordedAt: m.lastRecordedAt ?? null, objectBytes };
+  const lastRecordedAt = typeof m.lastRecordedAt === 'string' ? m.lastRecordedAt : null;
+  return { segment: m.segment, dir, counts: m.counts, models: isModels(m.models) ? m.models : [], lastRecordedAt, objectBytes };
 }
 
 /**
@@ -79,18 +110,15 @@ export async function listSegmentSummaries(root: string): Promise<SegmentSummary
   const out: SegmentSummary[] = [];
   for (const name of await segmentNames(root)) {
     const dir = path.join(segmentsDir(root), name);
-    try {
-      const s = JSON.parse(await fsp.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as Omit<SegmentSummary, 'dir'>;
+    const s = await readJson(path.join(dir, SUMMARY_FILE));
+    if (isSummary(s)) {
       out.push({ ...s, dir });
       continue;
-    } catch {
-      // no summary (an older segment): fall back to the manifest
     }
-    try {
-      out.push(summarize(dir, JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest));
-    } catch {
-      // a folder without a readable manifest is not a sealed segment
-    }
+    // No usable summary (an older segment, or a damaged file): fall back to the manifest.
+    const m = await readJson(path.join(dir, 'manifest.json'));
+    if (hasCounts(m)) out.push(summarize(dir, { ...m, segment: typeof m.segment === 'string' ? m.segment : name } as SegmentManifest));
+    // else: without a readable manifest it is not a sealed segment (push skips it too)
   }
   return out;
 }
