@@ -63,6 +63,7 @@ export interface SegmentSummary {
 }
 
 const SUMMARY_FILE = 'summary.json';
+
 async function readJson(file: string): Promise<unknown> {
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8'));
@@ -123,16 +124,18 @@ export async function listSegmentSummaries(root: string): Promise<SegmentSummary
   return out;
 }
 
+/** A segment folder with its manifest; undefined when the manifest cannot be read (then it is not a sealed segment). */
+async function sealedAt(root: string, name: string): Promise<SealedSegment | undefined> {
+  const dir = path.join(segmentsDir(root), name);
+  const manifest = await readJson(path.join(dir, 'manifest.json'));
+  return typeof manifest === 'object' && manifest !== null ? { dir, manifest: manifest as SegmentManifest } : undefined;
+}
+
 /** The newest sealed segment with its manifest, or undefined (reads one manifest, not all). */
 export async function newestSegment(root: string): Promise<SealedSegment | undefined> {
-  const names = await segmentNames(root);
-  for (const name of names.reverse()) {
-    const dir = path.join(segmentsDir(root), name);
-    try {
-      return { dir, manifest: JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest };
-    } catch {
-      // not a sealed segment: look at the one before
-    }
+  for (const name of (await segmentNames(root)).reverse()) {
+    const seg = await sealedAt(root, name);
+    if (seg) return seg;
   }
   return undefined;
 }
@@ -141,12 +144,8 @@ export async function newestSegment(root: string): Promise<SealedSegment | undef
 export async function listSegments(root: string): Promise<SealedSegment[]> {
   const out: SealedSegment[] = [];
   for (const name of await segmentNames(root)) {
-    const dir = path.join(segmentsDir(root), name);
-    try {
-      out.push({ dir, manifest: JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as SegmentManifest });
-    } catch {
-      // a folder without a readable manifest is not a sealed segment
-    }
+    const seg = await sealedAt(root, name);
+    if (seg) out.push(seg);
   }
   return out;
 }
