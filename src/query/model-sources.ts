@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { listSegmentSummaries, type SegmentSummary } from '../recorder/segment.js';
+import type { SegmentSummary } from '../recorder/segment.js';
 import { segmentMlmdFiles } from '../workspace/segments.js';
 import { loadExecutions, type ExecutionFact } from './executions.js';
 import { latestAndPrevious, modelVersions, resolveModelSpec, unusedVersion, type ModelVersion } from './models.js';
@@ -27,7 +27,7 @@ export async function openSourcesForModel(o: SourceOptions, spec: string): Promi
   const kept = (await segmentMlmdFiles(live.root!)).map((f) => path.dirname(f));
   if (kept.length === 0) return live;
   // Every kept segment must be summarised (a copied-in folder may have only its mlmd), and say which versions ran.
-  const byDir = new Map((await listSegmentSummaries(live.root!)).map((s) => [s.dir, s]));
+  const byDir = new Map((live.summaries ?? []).map((s) => [s.dir, s]));
   const summaries = kept.map((d) => byDir.get(d));
   if (summaries.some((s) => s === undefined || (s.models.length === 0 && s.counts.Dataset + s.counts.Metrics > 0))) {
     live.close();

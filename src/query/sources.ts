@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { segmentMlmdFiles } from '../workspace/segments.js';
 import { mapPool } from '../util/pool.js';
+import type { SegmentSummary } from '../recorder/segment.js';
 import type { LineageFile } from './reader.js';
 import { readMlmdForQuery } from './mlmd-file.js';
 import { openSnapshot } from './snapshot.js';
@@ -27,6 +28,8 @@ export interface OpenedSources {
    * the latest or the previous one is then known only for the one asked for.
    */
   partial?: boolean;
+  /** The kept segments' summaries, as the workspace snapshot read them. */
+  summaries?: SegmentSummary[];
   close(): void;
 }
 
@@ -38,17 +41,20 @@ export interface OpenedSources {
 export async function openSources(o: SourceOptions): Promise<OpenedSources> {
   const files: LineageFile[] = [];
   let root: string | undefined;
+  let summaries: SegmentSummary[] | undefined;
   if (o.file !== undefined) {
     files.push(await openMlmdFile(path.resolve(o.file), 'file'));
   } else {
     const snap = await openSnapshot(o.workspace, o.mlmd, { load: readMlmdForQuery });
     files.push({ label: snap.ws.mlmdName, path: snap.ws.mlmdFile, db: snap.store.db });
     root = snap.ws.root;
+    summaries = snap.segments;
     if (o.segments !== false) files.push(...(await openSegmentFiles((await segmentMlmdFiles(snap.ws.root)).map((f) => path.dirname(f)))));
   }
   return {
     files,
     root,
+    summaries,
     describe: files.map((f) => f.path).join(', '),
     close: () => {
       for (const f of files) f.db.close();
