@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { copyFixture, execFileP, python, runCli, sqlite } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { CLI, copyFixture, execFileP, python, runCli, sqlite } from './helpers.js';
 
 import { AWKWARD, MULTILINE, T_V2, T_V3, V1, recordModelChangedTwice, workspace } from './query-workspaces.js';
 
@@ -348,6 +350,49 @@ test('after watch seals closed executions into segments, the answers are the sam
   assert.ok((all.rows as { source: string }[]).every((r) => r.source === `segment ${segments[0]}`));
   const chain = await json(['lineage', '--workspace', ws, `${T_V3}-sample_current.jpg`]);
   assert.equal(chain.chains[0].models[0].md5, w.v3);
+});
+
+test('results | head: a reader that leaves early ends the command quietly, exit 0', async () => {
+  const w = await workspace();
+  const { writeBulkMlmd } = await import('./query-bulk-mlmd.js');
+  const bulk = await writeBulkMlmd({ workspace: path.join(w.root, 'bulk-epipe'), results: 5000, executions: 5, measurementsPerExecution: 2 });
+  for (const format of ['--json', '--csv']) {
+    const child = spawn(process.execPath, [CLI, 'results', '--file', bulk.mlmd, format], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // take one chunk (far less than the ~2 MB answer), then go away like `head` does
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(stderr, '', format);
+    assert.equal(code, 0, format);
+  }
+});
+
+test('a kept segment that is not a complete MLMD store: one line naming it, exit 2', async () => {
+  const w = await workspace();
+  const ws = path.join(w.root, 'ws-bad-segment');
+  await fsp.cp(w.ws, ws, { recursive: true });
+  const { sealForPush } = await import('../src/recorder/offline.js');
+  const { silentLogger } = await import('../src/log.js');
+  assert.equal(await sealForPush(ws, silentLogger()), 'sealed');
+  const [name] = await fsp.readdir(path.join(ws, '.cmf-sage', 'segments'));
+  const mlmd = path.join(ws, '.cmf-sage', 'segments', name!, 'mlmd');
+  const good = await fsp.readFile(mlmd);
+  // right schema version, a column the queries read dropped: only met mid-query
+  await execFileP('sqlite3', [mlmd, 'DROP INDEX idx_artifact_property_string; ALTER TABLE ArtifactProperty DROP COLUMN string_value']);
+  for (const args of [['results'], ['results', '--model', 'latest'], ['models']]) {
+    const r = await runCli([...args, '--workspace', ws]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`segments/${name}/mlmd.*not a complete MLMD v10 store \\(no such column: (\\w+\\.)?string_value\\)`));
+  }
+  // not MLMD at all: the short check fails, the full inspection names the problem
+  await fsp.writeFile(mlmd, good);
+  await execFileP('sqlite3', [mlmd, 'DROP TABLE MLMDEnv']);
+  const r = await runCli(['results', '--workspace', ws]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`segments/${name}/mlmd is not an MLMD store: it has MLMD tables .* but no MLMDEnv table`));
 });
 
 test('results --model reads only the segments that can hold that version, and answers as the full view does', async () => {

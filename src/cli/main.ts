@@ -28,6 +28,11 @@ async function commandsFor(argv: string[]): Promise<((program: Command) => void)
 
 /** Entry point: parse, run one command, turn errors into one line + exit code. */
 export async function main(argv: string[]): Promise<void> {
+  // `cmf-sage results --json | head`: the reader left, which is not an error of ours; stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const program = new Command();
   program
     .name('cmf-sage')

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models.js';
 import { queryResults, type ResultFilter } from '../query/results.js';
-import { formatResults, resultsCsv, resultsJson } from '../query/results-output.js';
+import { csvRenderer, formatResults, JsonRenderer, resultsCsv, resultsJson } from '../query/results-output.js';
 import { nowNs, parseTimeSpec, TimeSpecError } from '../query/time-spec.js';
 import { openSourcesForModel } from '../query/model-sources.js';
 import { addSourceOptions, JSON_HELP, withView, writeChunks, type SourceFlags } from './models.js';
@@ -56,10 +56,13 @@ export function registerResults(program: Command): void {
           // From some segments only, "latest" would mean latest of those: label only what was asked.
           if (sources.partial) for (const v of models) [v.latest, v.previous] = [f.model === 'latest', f.model === 'previous'];
         }
-        const rows = queryResults(view, filter);
-        if (f.csv) writeChunks(resultsCsv(rows));
-        else if (f.json) writeChunks(resultsJson(rows, { models, filter, sources: sources.files.map((x) => x.path) }));
-        else process.stdout.write(formatResults(rows, { models, filter }));
+        // Machine formats keep each row only as its text.
+        if (f.csv) writeChunks(resultsCsv(queryResults(view, filter, csvRenderer())));
+        else if (f.json) {
+          const json = new JsonRenderer();
+          const lines = queryResults(view, filter, json.render);
+          writeChunks(resultsJson(lines, json.counts, { models, filter, sources: sources.files.map((x) => x.path) }));
+        } else process.stdout.write(formatResults(queryResults(view, filter), { models, filter }));
         // With --model, only the segments that can hold that version are read.
       }, f.model === undefined ? undefined : (o) => openSourcesForModel(o, f.model!));
     });

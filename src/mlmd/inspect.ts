@@ -89,9 +89,16 @@ export function inspectMlmd(db: Database): Inspection {
       problem: `is an MLMD v${SCHEMA_VERSION} store with missing tables (${missingTables.join(', ')}); ${RESTORE_HINT}`,
     };
   }
+  // Every table's columns in one statement (a query opens dozens of segment files, each inspected).
+  const columns = new Map<string, Set<string>>();
+  for (const [table, col] of db.exec("SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'")[0]?.values ?? []) {
+    const key = String(table).toLowerCase();
+    if (!columns.has(key)) columns.set(key, new Set());
+    columns.get(key)!.add(String(col));
+  }
   for (const t of TABLES) {
     // Exact, case-sensitive names: the library maps result columns by exact name.
-    const cols = new Set((db.exec(`PRAGMA table_info(${t})`)[0]?.values ?? []).map((r) => String(r[1])));
+    const cols = columns.get(t.toLowerCase()) ?? new Set<string>();
     const missing = REQUIRED_COLUMNS[t].filter((c) => !cols.has(c));
     if (missing.length > 0) {
       return {

@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import type { Database } from 'sql.js';
 import { UserError, describeFsError } from '../errors.js';
-import { getSqlJs, inspectMlmd } from '../mlmd/index.js';
+import { getSqlJs, inspectMlmd, SCHEMA_VERSION } from '../mlmd/index.js';
 import { notSqliteReason, oneLine } from '../mlmd/inspect.js';
+import { FileReadError } from './reader.js';
 
 /**
  * Load an MLMD file for reading only. Unlike loadMlmd (the writer's loader)
@@ -15,7 +16,17 @@ import { notSqliteReason, oneLine } from '../mlmd/inspect.js';
  * The file is read once through one descriptor: `watch` replaces the mlmd by
  * rename, so the read sees the old or the new file, never a mix.
  */
-export async function readMlmdForQuery(file: string): Promise<Database> {
+export interface ReadOptions {
+  /**
+   * A kept segment, sealed by cmf-sage from its own store: only its MLMD
+   * schema version is checked. The full inspection (every table's columns)
+   * costs ~2 ms a file, as much as querying a segment; a file that fails
+   * the short check still gets the full one, and its message.
+   */
+  sealed?: boolean;
+}
+
+export async function readMlmdForQuery(file: string, o: ReadOptions = {}): Promise<Database> {
   // Instantiate sql.js while the file is read: both take ~100 ms on a 100k-result mlmd.
   const sqlJs = getSqlJs();
   sqlJs.catch(() => undefined); // a failure is reported where it is awaited, not as an unhandled rejection
@@ -50,7 +61,7 @@ export async function readMlmdForQuery(file: string): Promise<Database> {
       // The default 2 MB page cache makes a query over 100k results re-read its pages from sql.js's
       // in-memory file many times; 64 MB holds what such a query touches.
       db.exec('PRAGMA cache_size = -65536');
-      verdict = inspectMlmd(db);
+      verdict = o.sealed && isSchemaVersion(db) ? ({ state: 'mlmd' } as const) : inspectMlmd(db);
     } catch (err) {
       refuse(file, `is a damaged SQLite database (${oneLine(err)})`);
     }
@@ -63,9 +74,22 @@ export async function readMlmdForQuery(file: string): Promise<Database> {
   }
 }
 
+function isSchemaVersion(db: Database): boolean {
+  try {
+    return db.exec('SELECT schema_version FROM MLMDEnv')[0]?.values.map((r) => r[0]).join() === String(SCHEMA_VERSION);
+  } catch {
+    return false;
+  }
+}
+
 /** SQLite's words for a damaged page, met mid-query. */
 export function damagedFileError(err: unknown, files: string): UserError | undefined {
+  if (err instanceof FileReadError) files = err.file;
   const msg = err instanceof Error ? err.message : String(err);
+  // A kept segment is only version-checked on open (ReadOptions.sealed): a table or column missing there surfaces here.
+  if (/no such (table|column)/i.test(msg)) {
+    return new UserError(`${files}: not a complete MLMD v${SCHEMA_VERSION} store (${oneLine(err)}); restore the file from a backup or move it away`, 2);
+  }
   if (!/malformed|corrupt|SQLITE_CORRUPT|not a database/i.test(msg)) return undefined;
   return new UserError(`${files}: damaged SQLite data (${oneLine(err)}); check it with sqlite3 FILE "PRAGMA integrity_check" and restore it from a backup`, 2);
 }

@@ -29,7 +29,11 @@ export class MlmdReader {
   }
 
   all(sql: string, params: readonly Param[] = []): Row[] {
-    return this.q.all(sql, params);
+    try {
+      return this.q.all(sql, params);
+    } catch (err) {
+      throw new FileReadError(this.file.path, err);
+    }
   }
 
   /**
@@ -39,17 +43,35 @@ export class MlmdReader {
    * timestamp as `CAST(x AS TEXT)`.
    */
   *fast(sql: string, params: readonly Param[] = []): Generator<Row> {
-    const s = this.file.db.prepare(sql);
+    let s;
+    try {
+      s = this.file.db.prepare(sql);
+    } catch (err) {
+      throw new FileReadError(this.file.path, err);
+    }
     try {
       s.bind(params as never);
-      while (s.step()) yield s.get() as Row;
+      for (;;) {
+        let row: Row;
+        try {
+          if (!s.step()) break;
+          row = s.get() as Row;
+        } catch (err) {
+          throw new FileReadError(this.file.path, err);
+        }
+        yield row;
+      }
     } finally {
       s.free();
     }
   }
 
   one(sql: string, params: readonly Param[] = []): Row | undefined {
-    return this.q.one(sql, params);
+    try {
+      return this.q.one(sql, params);
+    } catch (err) {
+      throw new FileReadError(this.file.path, err);
+    }
   }
 
   /**
@@ -60,7 +82,7 @@ export class MlmdReader {
     const key = `${kind}:${name}`;
     let ids = this.typeCache.get(key);
     if (!ids) {
-      ids = this.q.ids('SELECT id FROM Type WHERE name = ? AND type_kind = ? ORDER BY id', [name, kind]);
+      ids = this.all('SELECT id FROM Type WHERE name = ? AND type_kind = ? ORDER BY id', [name, kind]).map((r) => Number(r[0]));
       this.typeCache.set(key, ids);
     }
     return ids;
@@ -74,7 +96,7 @@ export class MlmdReader {
   properties(table: 'ArtifactProperty' | 'ExecutionProperty' | 'ContextProperty', id: number, custom: boolean): Map<string, Value> {
     const col = table === 'ArtifactProperty' ? 'artifact_id' : table === 'ExecutionProperty' ? 'execution_id' : 'context_id';
     const out = new Map<string, Value>();
-    const rows = this.q.all(
+    const rows = this.all(
       `SELECT name, int_value, double_value, string_value, proto_value, bool_value FROM ${table} WHERE ${col} = ? AND is_custom_property = ? ORDER BY name`,
       [id, custom ? 1 : 0],
     );
@@ -88,6 +110,14 @@ export class MlmdReader {
   /** Free the prepared statements (the database itself belongs to whoever opened it). */
   close(): void {
     this.q.freeAll();
+  }
+}
+
+/** SQLite failed on one file of a query (a damaged page, a missing column): says which file. */
+export class FileReadError extends Error {
+  constructor(readonly file: string, override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'FileReadError';
   }
 }
 

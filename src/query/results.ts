@@ -58,10 +58,20 @@ export function rowsOfArtifacts(r: MlmdReader, facts: ExecutionFact[], artifactI
   return fileRows(r, facts, {}, artifactIds);
 }
 
-/** The rows under the filter from every file of the view, oldest first, each (execution, artifact) once. */
-export function queryResults(view: LineageView, filter: ResultFilter): ResultRow[] {
+/**
+ * The rows under the filter from every file of the view, oldest first, each
+ * (execution, artifact) once. Each row is handed to `map` as soon as it is
+ * read and only what `map` returns is kept: output formats pass a renderer,
+ * so 100k rows are held as their text rather than as objects (which the
+ * garbage collector would otherwise copy and mark again and again).
+ */
+export function queryResults(view: LineageView, filter: ResultFilter): ResultRow[];
+export function queryResults<T>(view: LineageView, filter: ResultFilter, map: (row: ResultRow) => T): T[];
+export function queryResults<T>(view: LineageView, filter: ResultFilter, map?: (row: ResultRow) => T): T[] {
   const matchName = nameMatcher(filter.name);
-  const out: ResultRow[] = [];
+  const items: T[] = [];
+  const times: bigint[] = [];
+  let sorted = true;
   // Only an execution found in several files (a segment cut while it was
   // open, and the live mlmd) can yield a row twice: key only its rows.
   const shared = new Set(view.executions.filter((e) => e.files.length > 1).map((e) => e.uuid));
@@ -77,11 +87,15 @@ export function queryResults(view: LineageView, filter: ResultFilter): ResultRow
         if (seen.has(k)) continue;
         seen.add(k);
       }
-      out.push(row);
+      if (sorted && times.length > 0 && row.timestampNs < times[times.length - 1]!) sorted = false;
+      times.push(row.timestampNs);
+      items.push(map ? map(row) : (row as T));
     }
   }
-  // Rows arrive nearly in time order (recording order), on which this sort is close to linear.
-  return out.sort((a, b) => (a.timestampNs < b.timestampNs ? -1 : a.timestampNs > b.timestampNs ? 1 : 0));
+  if (sorted) return items;
+  // Stable: rows of the same time keep their reading order.
+  const order = items.map((_, i) => i).sort((a, b) => (times[a]! < times[b]! ? -1 : times[a]! > times[b]! ? 1 : 0));
+  return order.map((i) => items[i]!);
 }
 
 function nameMatcher(name: string | undefined): ((n: string) => boolean) | undefined {
@@ -169,9 +183,11 @@ function datasetRows(s: Scope): ResultRow[] {
     const t = timeWhere(s.filter, 'coalesce(ts.int_value, a.create_time_since_epoch * 1000000)', params);
     where.push(`(step IS NOT NULL OR (${t.join(' AND ')}))`);
   }
+  // Only re-link events carry a path step; a file with none (most) skips the probe per row.
+  const steps = s.r.one('SELECT 1 FROM EventPath WHERE is_index_step = 0 LIMIT 1') !== undefined;
   const sql = `SELECT o.execution_id, a.id, a.uri, a.name, a.create_time_since_epoch,
       uk.string_value, sh.string_value,
-      (SELECT step_key FROM EventPath WHERE event_id = o.id AND is_index_step = 0 LIMIT 1) AS step
+      ${steps ? '(SELECT step_key FROM EventPath WHERE event_id = o.id AND is_index_step = 0 LIMIT 1)' : 'NULL'} AS step
     FROM Event o CROSS JOIN Artifact a ON a.id = o.artifact_id
     ${prop('uk', 'upload_key')} ${prop('sh', 'sha1')} ${timed ? prop('ts', 'timestamp_ns') : ''}
     WHERE ${where.join(' AND ')}`; // no ORDER BY: rows come nearly in time order, and a JS sort of that is linear

@@ -3,7 +3,7 @@ import { segmentMlmdFiles } from '../workspace/segments.js';
 import { mapPool } from '../util/pool.js';
 import type { SegmentSummary } from '../recorder/segment.js';
 import type { LineageFile } from './reader.js';
-import { readMlmdForQuery } from './mlmd-file.js';
+import { readMlmdForQuery, type ReadOptions } from './mlmd-file.js';
 import { openSnapshot } from './snapshot.js';
 
 export interface SourceOptions {
@@ -83,10 +83,10 @@ export async function openSegmentFiles(segmentDirs: readonly string[]): Promise<
 
 /** A kept segment's mlmd, labelled as the queries name it. */
 export async function openSegmentFile(segmentDir: string): Promise<LineageFile> {
-  return openMlmdFile(path.join(segmentDir, 'mlmd'), `segment ${path.basename(segmentDir)}`);
+  return openMlmdFile(path.join(segmentDir, 'mlmd'), `segment ${path.basename(segmentDir)}`, { sealed: true });
 }
 
 /** An existing MLMD file; anything else is refused with one line (exit 2). */
-async function openMlmdFile(file: string, label: string): Promise<LineageFile> {
-  return { label, path: file, db: await readMlmdForQuery(file) };
+async function openMlmdFile(file: string, label: string, o: ReadOptions = {}): Promise<LineageFile> {
+  return { label, path: file, db: await readMlmdForQuery(file, o) };
 }
