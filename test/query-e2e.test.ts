@@ -238,6 +238,15 @@ test('graph: mermaid and dot name every model version with its result count', as
   // grouped past --max-executions
   const grouped = await cli(['graph', '--workspace', w.ws, '--max-executions', '2']);
   assert.match(grouped, /3 executions \(grouped per stage and model version\)/);
+  // --out into a folder that is not there: a typo, exit 2 naming the folder, nothing written
+  const nowhere = path.join(w.root, 'no-such-folder');
+  for (const args of [['graph', '--workspace', w.ws, '--out', path.join(nowhere, 'g.html')], ['export', '--format', 'cmf-json', '--workspace', w.ws, '--out', path.join(nowhere, 'p.json')]]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`--out .*: the folder ${nowhere} does not exist; create it or choose another path`));
+  }
+  await assert.rejects(fsp.stat(nowhere));
 });
 
 async function hasDot(): Promise<boolean> {

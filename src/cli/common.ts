@@ -1,6 +1,28 @@
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { describeFsError, UserError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil/atomic.js';
 
 /** --workspace, else $CMF_SAGE_WORKSPACE, else ./cmf-workspace. */
 export function resolveWorkspaceDir(flag: string | undefined): string {
   return path.resolve(flag ?? process.env.CMF_SAGE_WORKSPACE ?? 'cmf-workspace');
+}
+
+/**
+ * Write a command's --out file (replaced atomically). A folder that is not
+ * there is the person's typo, not a disk problem: exit 2 naming it.
+ */
+export async function writeOutFile(out: string, text: string): Promise<string> {
+  const file = path.resolve(out);
+  const dir = path.dirname(file);
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new UserError(`--out ${out}: ${st ? `${dir} is not a folder` : `the folder ${dir} does not exist`}; create it or choose another path`, 2);
+  }
+  try {
+    await writeFileAtomic(file, text);
+  } catch (err) {
+    throw describeFsError(err, `writing ${out}`);
+  }
+  return file;
 }

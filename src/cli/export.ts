@@ -1,12 +1,11 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil/atomic.js';
 import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { openSnapshot } from '../query/snapshot.js';
 import { listSegments } from '../recorder/segment.js';
 import { dumpToJsonMerged, pipelineNames } from '../server/payload.js';
-import { resolveWorkspaceDir } from './common.js';
+import { resolveWorkspaceDir, writeOutFile } from './common.js';
 
 interface ExportFlags {
   format: 'cmf-json';
@@ -48,7 +47,7 @@ export function registerExport(program: Command): void {
           throw new UserError(`${source} has no pipeline named "${chosen}"${names.size ? ` (it has: ${[...names].join(', ')})` : ''}`);
         }
         const payload = dumpToJsonMerged(stores, chosen);
-        if (f.out) await writeFileAtomic(path.resolve(f.out), payload);
+        if (f.out) await writeOutFile(f.out, payload);
         else process.stdout.write(payload + '\n');
       } finally {
         for (const s of stores) s.close();

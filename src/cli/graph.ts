@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { describeFsError, UserError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil/atomic.js';
+import { UserError } from '../errors.js';
 import { buildGraph, DEFAULT_MAX_EXECUTION_NODES } from '../query/graph.js';
 import { toHtml } from '../query/graph-html.js';
 import { toDot, toMermaid } from '../query/graph-text.js';
@@ -9,6 +8,7 @@ import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models
 import { nowNs } from '../query/time-spec.js';
 import { VERSION } from '../version.js';
 import { addSourceOptions, withView, type SourceFlags } from './models.js';
+import { writeOutFile } from './common.js';
 
 type Format = 'mermaid' | 'dot' | 'html';
 
@@ -65,11 +65,7 @@ export function registerGraph(program: Command): void {
         process.stdout.write(text);
         return;
       }
-      try {
-        await writeFileAtomic(path.resolve(f.out), text);
-      } catch (err) {
-        throw describeFsError(err, `writing ${f.out}`);
-      }
-      process.stdout.write(`wrote ${format} lineage graph to ${path.resolve(f.out)}\n`);
+      const file = await writeOutFile(f.out, text);
+      process.stdout.write(`wrote ${format} lineage graph to ${file}\n`);
     });
 }
