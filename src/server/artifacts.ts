@@ -353,19 +353,35 @@ class HttpRemote {
 }
 
 /**
+ * Chunk buffers per upload, used in turn. undici asks for the next chunk
+ * only once the socket took the previous one: its write returned true
+ * (flushed to the kernel) or 'drain' fired (the queue emptied), so a buffer
+ * is free again two chunks later; three leave a margin. Fresh buffers per
+ * chunk cost more than the upload itself: each MiB of new external memory
+ * pushes V8 towards a full garbage collection, and at 1 GB/s that was one
+ * every ~20 ms, a third of a core. A violation could not go unnoticed:
+ * the uploaded bytes would not match their md5 (the tests check on the
+ * server side).
+ */
+const RING = 3;
+
+/**
  * The file as a fixed-length stream of chunks read from disk (constant
- * memory), with its md5 computed on the way when `md5` is given; the last
- * chunk is only yielded once size and md5 match, so a damaged object never
- * arrives whole (the server sees a short body and drops it).
+ * memory: RING buffers of CHUNK bytes), with its md5 computed on the way
+ * when `md5` is given; the last chunk is only yielded once size and md5
+ * match, so a damaged object never arrives whole (the server sees a short
+ * body and drops it).
  */
 async function* fileStream(file: string, md5: string | undefined, size: number, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   const fh = await fsp.open(file, fsc.O_RDONLY);
+  const ring = Array.from({ length: Math.min(RING, Math.ceil(size / CHUNK)) }, () => Buffer.allocUnsafe(Math.min(CHUNK, size)));
+  let k = 0;
   // the next chunk is read from disk while this one goes out
   const readAt = async (at: number): Promise<Buffer> => {
     const want = Math.min(CHUNK, size - at);
-    const buf = Buffer.allocUnsafe(want);
+    const buf = ring[k++ % ring.length]!;
     const { bytesRead } = await fh.read(buf, 0, want, at);
-    return bytesRead < want ? buf.subarray(0, bytesRead) : buf;
+    return buf.subarray(0, bytesRead);
   };
   let next: Promise<Buffer> | undefined;
   try {
