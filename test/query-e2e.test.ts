@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { CLI, copyFixture, execFileP, python, runCli, sqlite } from './helpers.js';
 
-import { AWKWARD, MULTILINE, T_V2, T_V3, V1, recordModelChangedTwice, workspace } from './query-workspaces.js';
+import { AWKWARD, MULTILINE, T_V2, T_V3, V1, recordModelChangedTwice, segmentedWorkspace, workspace } from './query-workspaces.js';
 
 const md5 = async (f: string) => createHash('md5').update(await fsp.readFile(f)).digest('hex');
 
@@ -407,7 +407,7 @@ test('a kept segment that is not a complete MLMD store: one line naming it, exit
 test('results --model reads only the segments that can hold that version, and answers as the full view does', async () => {
   const w = await workspace();
   // The same recording, each run's execution sealed into a segment of its own.
-  const seg = await recordModelChangedTwice(['--segment-results', '1']);
+  const seg = await segmentedWorkspace();
   const segments = (await fsp.readdir(path.join(seg.ws, '.cmf-sage', 'segments'))).filter((n) => /^\d+$/.test(n)).sort();
   assert.ok(segments.length >= 3, `segments: ${segments.join(', ')}`);
   const summaries = await Promise.all(
@@ -438,4 +438,61 @@ test('results --model reads only the segments that can hold that version, and an
   const unknown = await runCli(['results', '--workspace', seg.ws, '--model', 'ffffffffffff']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no model version matches "ffffffffffff"/);
+});
+
+test('results read one file at a time give what the whole view gives, for every filter', async () => {
+  const seg = await segmentedWorkspace();
+  const { planResults } = await import('../src/query/model-sources.js');
+  const { streamResults } = await import('../src/query/results-stream.js');
+  const { openSources, openSegmentFiles } = await import('../src/query/sources.js');
+  const { LineageView } = await import('../src/query/view.js');
+  const { queryResults } = await import('../src/query/results.js');
+  const { modelVersions, resolveModelSpec } = await import('../src/query/models.js');
+  const { JsonRenderer } = await import('../src/query/results-output.js');
+  const cases: [string | undefined, Record<string, unknown>][] = [
+    [undefined, {}],
+    ['latest', {}],
+    ['previous', {}],
+    [seg.v1.slice(0, 8), {}],
+    ['models/model.bin', {}],
+    [undefined, { name: 'upload' }],
+    ['latest', { name: 'env.*' }],
+    [undefined, { sinceNs: BigInt(T_V2), untilNs: BigInt(T_V3) }],
+  ];
+  for (const [spec, extra] of cases) {
+    const label = `${spec ?? 'every version'} ${JSON.stringify(extra, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`;
+    const plan = await planResults({ workspace: seg.ws }, spec);
+    assert.ok(plan, `${label}: summaries are enough to plan`);
+    const sJson = new JsonRenderer();
+    const streamed = await (async () => {
+      try {
+        return await streamResults(plan, { ...extra, models: plan.models }, sJson.render);
+      } finally {
+        plan.close();
+      }
+    })();
+    // the whole view: live mlmd and every segment open at once
+    const live = await openSources({ workspace: seg.ws, segments: false });
+    const segs = await openSegmentFiles(
+      (await fsp.readdir(path.join(seg.ws, '.cmf-sage', 'segments'))).filter((n) => /^\d+$/.test(n)).sort().map((n) => path.join(seg.ws, '.cmf-sage', 'segments', n)),
+    );
+    const view = LineageView.load([...live.files, ...segs], { counts: false });
+    try {
+      const versions = modelVersions(view);
+      const models = spec === undefined ? undefined : resolveModelSpec(spec, versions, view.executions);
+      assert.deepEqual(plan.models?.slice().sort(), models?.slice().sort(), label);
+      const vJson = new JsonRenderer();
+      const whole = queryResults(view, { ...extra, models }, vJson.render);
+      // the same rows in the same order, up to the source files they name (the stream reads only those that can hold them)
+      assert.ok(whole.length > 0, label);
+      assert.deepEqual(streamed.items, whole, label);
+      assert.deepEqual(sJson.counts, vJson.counts, label);
+      if (spec === undefined) assert.deepEqual(streamed.versions, versions, label);
+      else for (const m of models!) assert.deepEqual(streamed.versions.find((v) => v.md5 === m)?.path, versions.find((v) => v.md5 === m)?.path, label);
+    } finally {
+      view.close();
+      live.close();
+      for (const f of segs) f.db.close();
+    }
+  }
 });

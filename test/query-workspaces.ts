@@ -71,3 +71,7 @@ let recorded: Promise<Recorded> | undefined;
 /** One recording per test process, shared by its tests. */
 export const workspace = () => (recorded ??= recordModelChangedTwice());
 
+
+let segmented: Promise<Recorded> | undefined;
+/** The same recording, each run's execution sealed into a segment of its own; shared like `workspace`. */
+export const segmentedWorkspace = () => (segmented ??= recordModelChangedTwice(['--segment-results', '1']));

@@ -46,6 +46,8 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
   assert.deepEqual(summary.counts, manifest.counts);
   assert.deepEqual(summary.models, manifest.models);
   assert.equal(summary.lastRecordedAt, manifest.lastRecordedAt);
+  assert.deepEqual(summary.executions, manifest.executions);
+  assert.equal(summary.executions.length, manifest.counts.executions);
   const sizes = new Map<string, number>(manifest.pointers.map((p: { md5: string; size: number }) => [p.md5, p.size]));
   assert.equal(summary.objectBytes, [...sizes.values()].reduce((a, b) => a + b, 0));
   assert.equal(st.push.pending.bytes, summary.objectBytes + (await fsp.stat(seg)).size);

@@ -1,10 +1,12 @@
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
-import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models.js';
-import { queryResults, type ResultFilter } from '../query/results.js';
+import { ModelSpecError, modelVersions, resolveModelSpec, type ModelVersion } from '../query/models.js';
+import { queryResults, type ResultFilter, type ResultRow } from '../query/results.js';
+import { streamResults } from '../query/results-stream.js';
 import { csvRenderer, formatResults, JsonRenderer, resultsCsv, resultsJson } from '../query/results-output.js';
 import { nowNs, parseTimeSpec, TimeSpecError } from '../query/time-spec.js';
-import { openSourcesForModel } from '../query/model-sources.js';
+import { openSourcesForModel, planResults } from '../query/model-sources.js';
+import { resolveWorkspaceDir } from './common.js';
 import { addSourceOptions, JSON_HELP, withView, writeChunks, type SourceFlags } from './models.js';
 
 interface ResultsFlags extends SourceFlags {
@@ -42,6 +44,19 @@ export function registerResults(program: Command): void {
     .action(async (f: ResultsFlags) => {
       const now = nowNs();
       const filter: ResultFilter = { sinceNs: time('--since', f.since, now), untilNs: time('--until', f.until, now), name: f.name };
+      const out = new Output(f);
+      // A workspace is read one file at a time when its segment summaries allow; else as one view.
+      const plan = f.file === undefined ? await planResults({ workspace: resolveWorkspaceDir(f.workspace), mlmd: f.mlmd }, f.model) : undefined;
+      if (plan) {
+        try {
+          filter.models = plan.models;
+          const got = await streamResults(plan, filter, out.map);
+          out.print(got.items, f.model === undefined ? null : labelled(got.versions, filter, f.model, plan.partial), filter, got.sources);
+        } finally {
+          plan.close();
+        }
+        return;
+      }
       await withView(f, false, (view, sources) => {
         let models = null;
         if (f.model !== undefined) {
@@ -52,18 +67,33 @@ export function registerResults(program: Command): void {
             if (err instanceof ModelSpecError) throw new UserError(err.message, 1);
             throw err;
           }
-          models = versions.filter((v) => filter.models!.includes(v.md5));
-          // From some segments only, "latest" would mean latest of those: label only what was asked.
-          if (sources.partial) for (const v of models) [v.latest, v.previous] = [f.model === 'latest', f.model === 'previous'];
+          models = labelled(versions, filter, f.model, sources.partial === true);
         }
-        // Machine formats keep each row only as its text.
-        if (f.csv) writeChunks(resultsCsv(queryResults(view, filter, csvRenderer())));
-        else if (f.json) {
-          const json = new JsonRenderer();
-          const lines = queryResults(view, filter, json.render);
-          writeChunks(resultsJson(lines, json.counts, { models, filter, sources: sources.files.map((x) => x.path) }));
-        } else process.stdout.write(formatResults(queryResults(view, filter), { models, filter }));
-        // With --model, only the segments that can hold that version are read.
+        out.print(queryResults(view, filter, out.map), models, filter, sources.files.map((x) => x.path));
       }, f.model === undefined ? undefined : (o) => openSourcesForModel(o, f.model!));
     });
+}
+
+/** The versions a --model filter kept. From some segments only, "latest" would mean latest of those: label only what was asked. */
+function labelled(versions: ModelVersion[], filter: ResultFilter, spec: string, partial: boolean): ModelVersion[] {
+  const models = versions.filter((v) => filter.models!.includes(v.md5));
+  if (partial) for (const v of models) [v.latest, v.previous] = [spec === 'latest', spec === 'previous'];
+  return models;
+}
+
+/** The chosen format: rows become their text as they are read (machine formats) or stay rows (the table). */
+class Output {
+  private readonly json?: JsonRenderer;
+  readonly map: (r: ResultRow) => unknown;
+
+  constructor(private readonly f: ResultsFlags) {
+    if (f.json) this.json = new JsonRenderer();
+    this.map = f.csv ? csvRenderer() : this.json ? this.json.render : (r) => r;
+  }
+
+  print(items: unknown[], models: ModelVersion[] | null, filter: ResultFilter, sources: string[]): void {
+    if (this.f.csv) writeChunks(resultsCsv(items as string[]));
+    else if (this.json) writeChunks(resultsJson(items as string[], this.json.counts, { models, filter, sources }));
+    else process.stdout.write(formatResults(items as ResultRow[], { models, filter }));
+  }
 }

@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { SegmentSummary } from '../recorder/segment.js';
 import { segmentMlmdFiles } from '../workspace/segments.js';
@@ -24,19 +25,137 @@ import { openSources, openSegmentFile, openSegmentFiles, type OpenedSources, typ
 export async function openSourcesForModel(o: SourceOptions, spec: string): Promise<OpenedSources> {
   if (o.file !== undefined) return openSources(o);
   const live = await openSources({ ...o, segments: false });
-  const kept = (await segmentMlmdFiles(live.root!)).map((f) => path.dirname(f));
-  if (kept.length === 0) return live;
-  // Every kept segment must be summarised (a copied-in folder may have only its mlmd), and say which versions ran.
-  const byDir = new Map((live.summaries ?? []).map((s) => [s.dir, s]));
-  const summaries = kept.map((d) => byDir.get(d));
-  if (summaries.some((s) => s === undefined || (s.models.length === 0 && s.counts.Dataset + s.counts.Metrics > 0))) {
+  const summaries = await keptSummaries(live);
+  if (summaries === undefined) {
     live.close();
     return openSources(o);
   }
-  return openChosen(live, summaries as SegmentSummary[], spec);
+  if (summaries.length === 0) return live;
+  let choice: Choice;
+  try {
+    choice = await chooseSegments(live, summaries, spec);
+    const wanted = choice.toRead.filter((s) => !choice.opened.has(s));
+    const loaded = await openSegmentFiles(wanted.map((s) => s.dir));
+    wanted.forEach((s, i) => choice.opened.set(s, loaded[i]!));
+  } catch (err) {
+    live.close();
+    throw err;
+  }
+  const all = [...live.files, ...summaries.filter((s) => choice.opened.has(s)).map((s) => choice.opened.get(s)!)];
+  return {
+    files: all,
+    root: live.root,
+    partial: all.length < live.files.length + summaries.length,
+    describe: all.map((f) => f.path).join(', '),
+    close: () => {
+      for (const f of all) f.db.close();
+    },
+  };
 }
 
-async function openChosen(live: OpenedSources, summaries: SegmentSummary[], spec: string): Promise<OpenedSources> {
+/**
+ * What `results` reads when the files can be taken one at a time: the live
+ * mlmd (open), then the kept segments in order, each opened only when its
+ * turn comes (`open` in `later`). Undefined when that cannot be planned from
+ * the summaries (see openSourcesForModel); then the whole view is read.
+ */
+export interface ResultsPlan {
+  /** In reading order: the live mlmd, then the segments oldest first. */
+  files: ({ open: LineageFile } | { later: string })[];
+  /** The version(s) --model names; undefined: every row. */
+  models: string[] | undefined;
+  /** Execution uuids found in more than one of these files. */
+  shared: Set<string>;
+  partial: boolean;
+  root: string;
+  /** Closes what the plan holds open. */
+  close(): void;
+}
+
+export async function planResults(o: SourceOptions, spec: string | undefined): Promise<ResultsPlan | undefined> {
+  if (o.file !== undefined) return undefined;
+  const live = await openSources({ ...o, segments: false });
+  try {
+    const summaries = await keptSummaries(live);
+    if (summaries === undefined) return void live.close();
+    const choice: Choice = spec === undefined ? { opened: new Map(), toRead: summaries, md5s: undefined } : await chooseSegments(live, summaries, spec);
+    const close = () => {
+      live.close();
+      for (const f of choice.opened.values()) f.db.close();
+    };
+    if (spec !== undefined && choice.md5s === undefined) return void close();
+    const reading = summaries.filter((s) => choice.opened.has(s) || choice.toRead.includes(s));
+    const shared = await sharedAcross(live.files, reading);
+    if (shared === undefined) return void close();
+    const read = new Set(reading);
+    const files: ResultsPlan['files'] = live.files.map((f) => ({ open: f }));
+    for (const s of summaries) {
+      if (!read.has(s)) continue;
+      const f = choice.opened.get(s);
+      files.push(f ? { open: f } : { later: s.dir });
+    }
+    return { files, models: choice.md5s, shared, partial: reading.length < summaries.length, root: live.root!, close };
+  } catch (err) {
+    live.close();
+    throw err;
+  }
+}
+
+/**
+ * Every kept segment's summary, oldest first; undefined when one is missing
+ * (a copied-in folder may have only its mlmd) or does not say which versions
+ * ran, and only the files themselves can tell.
+ */
+async function keptSummaries(live: OpenedSources): Promise<SegmentSummary[] | undefined> {
+  const kept = (await segmentMlmdFiles(live.root!)).map((f) => path.dirname(f));
+  const byDir = new Map((live.summaries ?? []).map((s) => [s.dir, s]));
+  const summaries = kept.map((d) => byDir.get(d));
+  if (summaries.some((s) => s === undefined || (s.models.length === 0 && s.counts.Dataset + s.counts.Metrics > 0))) return undefined;
+  return summaries as SegmentSummary[];
+}
+
+/** Uuids of executions in more than one of these files; from the summaries (or manifests) of the segments. */
+async function sharedAcross(open: LineageFile[], segments: SegmentSummary[]): Promise<Set<string> | undefined> {
+  const seen = new Map<string, number>();
+  const count = (uuids: Iterable<string>) => {
+    for (const u of new Set(uuids)) seen.set(u, (seen.get(u) ?? 0) + 1);
+  };
+  for (const f of open) {
+    const r = new MlmdReader(f);
+    try {
+      count(loadExecutions(r).map((e) => e.uuid));
+    } finally {
+      r.close();
+    }
+  }
+  for (const s of segments) {
+    const uuids = s.executions ?? (await manifestExecutions(s.dir));
+    if (uuids === undefined) return undefined;
+    count(uuids);
+  }
+  return new Set([...seen].filter(([, n]) => n > 1).map(([u]) => u));
+}
+
+/** A segment sealed before summaries listed executions: its manifest does. */
+async function manifestExecutions(dir: string): Promise<string[] | undefined> {
+  try {
+    const m = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as { executions?: unknown };
+    return Array.isArray(m.executions) && m.executions.every((x) => typeof x === 'string') ? m.executions : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Choice {
+  /** Segments opened to decide which version SPEC names. */
+  opened: Map<SegmentSummary, LineageFile>;
+  /** Segments whose summary lists the version (all of them when it could not be decided). */
+  toRead: SegmentSummary[];
+  md5s: string[] | undefined;
+}
+
+/** Which segments can hold the version SPEC names; closes what it opened if it fails. */
+async function chooseSegments(live: OpenedSources, summaries: SegmentSummary[], spec: string): Promise<Choice> {
   const opened = new Map<SegmentSummary, LineageFile>();
   const files = () => [...live.files, ...summaries.filter((s) => opened.has(s)).map((s) => opened.get(s)!)];
   const open = async (s: SegmentSummary) => {
@@ -51,34 +170,21 @@ async function openChosen(live: OpenedSources, summaries: SegmentSummary[], spec
         r.close();
       }
     });
+  const liveVersions = () => {
+    const view = LineageView.load(live.files, { counts: false });
+    try {
+      return modelVersions(view);
+    } finally {
+      view.close();
+    }
+  };
   try {
-    const liveVersions = () => {
-      const view = LineageView.load(live.files, { counts: false });
-      try {
-        return modelVersions(view);
-      } finally {
-        view.close();
-      }
-    };
     const md5s = await chooseModels(spec, summaries, facts, open, liveVersions);
-    const wanted = summaries.filter((s) => !opened.has(s) && (md5s === undefined || s.models.some((m) => md5s.includes(m.md5))));
-    const loaded = await openSegmentFiles(wanted.map((s) => s.dir));
-    wanted.forEach((s, i) => opened.set(s, loaded[i]!));
+    return { opened, md5s, toRead: summaries.filter((s) => md5s === undefined || s.models.some((m) => md5s.includes(m.md5))) };
   } catch (err) {
     for (const f of opened.values()) f.db.close();
-    live.close();
     throw err;
   }
-  const all = files();
-  return {
-    files: all,
-    root: live.root,
-    partial: all.length < live.files.length + summaries.length,
-    describe: all.map((f) => f.path).join(', '),
-    close: () => {
-      for (const f of all) f.db.close();
-    },
-  };
 }
 
 /** The md5s SPEC names, opening segments as needed; undefined when only the full view can tell. */

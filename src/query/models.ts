@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ExecutionState } from '../mlmd/index.js';
 import { MODEL_TYPE } from '../cmf/names.js';
 import { newestFirst, type ExecutionFact } from './executions.js';
-import { bigOf, idList, pathOfName, textOf } from './reader.js';
+import { bigOf, idList, pathOfName, textOf, type MlmdReader } from './reader.js';
 import type { LineageView } from './view.js';
 
 const NS_PER_MS = 1_000_000n;
@@ -33,28 +33,27 @@ export interface ModelVersion {
   recordedNs: bigint;
 }
 
-interface ModelArtifact {
+export interface ModelArtifact {
   md5: string;
   path: string;
   sourcePath: string | null;
   createdNs: bigint;
 }
 
-function modelArtifacts(view: LineageView): ModelArtifact[] {
+/** The Model artifacts of one file (as recorded; a version may have several). */
+export function modelArtifactsOf(r: MlmdReader): ModelArtifact[] {
   const out: ModelArtifact[] = [];
-  for (const r of view.readers) {
-    for (const [uri, name, created, source] of r.all(
-      `SELECT m.uri, m.name, m.create_time_since_epoch,
-         (SELECT string_value FROM ArtifactProperty WHERE artifact_id = m.id AND name = 'source_path' AND is_custom_property = 1)
-       FROM Artifact m WHERE m.type_id IN (${idList(r.artifactTypeIds(MODEL_TYPE))})
-       ORDER BY m.create_time_since_epoch, m.id`,
-    )) {
-      const md5 = textOf(uri);
-      if (!md5) continue;
-      out.push({ md5, path: pathOfName(textOf(name)) ?? md5, sourcePath: textOf(source), createdNs: (bigOf(created) ?? 0n) * NS_PER_MS });
-    }
+  for (const [uri, name, created, source] of r.all(
+    `SELECT m.uri, m.name, m.create_time_since_epoch,
+       (SELECT string_value FROM ArtifactProperty WHERE artifact_id = m.id AND name = 'source_path' AND is_custom_property = 1)
+     FROM Artifact m WHERE m.type_id IN (${idList(r.artifactTypeIds(MODEL_TYPE))})
+     ORDER BY m.create_time_since_epoch, m.id`,
+  )) {
+    const md5 = textOf(uri);
+    if (!md5) continue;
+    out.push({ md5, path: pathOfName(textOf(name)) ?? md5, sourcePath: textOf(source), createdNs: (bigOf(created) ?? 0n) * NS_PER_MS });
   }
-  return out.sort((a, b) => (a.createdNs < b.createdNs ? -1 : a.createdNs > b.createdNs ? 1 : 0));
+  return out;
 }
 
 /**
@@ -90,8 +89,14 @@ export function unusedVersion(md5: string, p: string, sourcePath: string | null,
 
 /** Every model version seen, most recently used first (never-used versions last, newest recorded first). */
 export function modelVersions(view: LineageView): ModelVersion[] {
+  return versionsOf(view.readers.flatMap(modelArtifactsOf), view.executions);
+}
+
+/** The versions these Model artifacts (of any files) name, counted over these (merged) executions. */
+export function versionsOf(artifacts: ModelArtifact[], executions: ExecutionFact[]): ModelVersion[] {
   const versions = new Map<string, ModelVersion>();
-  for (const a of modelArtifacts(view)) {
+  const byTime = [...artifacts].sort((a, b) => (a.createdNs < b.createdNs ? -1 : a.createdNs > b.createdNs ? 1 : 0));
+  for (const a of byTime) {
     const v = versions.get(a.md5);
     if (v) {
       if (!v.paths.includes(a.path)) v.paths.push(a.path);
@@ -100,7 +105,7 @@ export function modelVersions(view: LineageView): ModelVersion[] {
     }
     versions.set(a.md5, unusedVersion(a.md5, a.path, a.sourcePath, a.createdNs));
   }
-  for (const e of view.executions) {
+  for (const e of executions) {
     for (const md5 of e.inputModels) {
       const v = versions.get(md5);
       if (!v) continue;
@@ -113,7 +118,7 @@ export function modelVersions(view: LineageView): ModelVersion[] {
       if (e.state === ExecutionState.RUNNING) v.inUse = true;
     }
   }
-  const { latest, previous } = latestAndPrevious(view.executions);
+  const { latest, previous } = latestAndPrevious(executions);
   for (const v of versions.values()) {
     v.latest = v.md5 === latest;
     v.previous = v.md5 === previous;

@@ -68,16 +68,40 @@ export function rowsOfArtifacts(r: MlmdReader, facts: ExecutionFact[], artifactI
 export function queryResults(view: LineageView, filter: ResultFilter): ResultRow[];
 export function queryResults<T>(view: LineageView, filter: ResultFilter, map: (row: ResultRow) => T): T[];
 export function queryResults<T>(view: LineageView, filter: ResultFilter, map?: (row: ResultRow) => T): T[] {
-  const matchName = nameMatcher(filter.name);
-  const items: T[] = [];
-  const times: bigint[] = [];
-  let sorted = true;
-  // Only an execution found in several files (a segment cut while it was
-  // open, and the live mlmd) can yield a row twice: key only its rows.
-  const shared = new Set(view.executions.filter((e) => e.files.length > 1).map((e) => e.uuid));
-  const seen = shared.size > 0 ? new Set<string>() : undefined;
-  for (const r of view.readers) {
-    const facts = view.perFile.get(r.label) ?? [];
+  const rows = new ResultCollector<T>(filter, sharedExecutions(view.executions), map ?? ((r) => r as T));
+  for (const r of view.readers) rows.add(r, view.perFile.get(r.label) ?? []);
+  return rows.finish();
+}
+
+/** Execution uuids found in more than one file (a segment cut while it was open, and the live mlmd). */
+export function sharedExecutions(merged: ExecutionFact[]): Set<string> {
+  return new Set(merged.filter((e) => e.files.length > 1).map((e) => e.uuid));
+}
+
+/**
+ * Rows under a filter, gathered file by file (the files need not be open
+ * at the same time), then put in time order.
+ */
+export class ResultCollector<T> {
+  private readonly items: T[] = [];
+  private readonly times: bigint[] = [];
+  private sorted = true;
+  private readonly matchName: ((n: string) => boolean) | undefined;
+  /** Keys of the rows of shared executions: only those can come twice. */
+  private readonly seen: Set<string> | undefined;
+
+  constructor(
+    private readonly filter: ResultFilter,
+    private readonly shared: Set<string>,
+    private readonly map: (row: ResultRow) => T,
+  ) {
+    this.matchName = nameMatcher(filter.name);
+    this.seen = shared.size > 0 ? new Set() : undefined;
+  }
+
+  /** One file's rows; `facts` are that file's own executions. */
+  add(r: MlmdReader, facts: ExecutionFact[]): void {
+    const { filter, matchName, seen, shared, items, times } = this;
     for (const row of fileRows(r, facts, filter)) {
       if (matchName && !matchName(row.kind === 'result' ? UPLOAD_NAME : row.name)) continue;
       if (filter.sinceNs !== undefined && row.timestampNs < filter.sinceNs) continue;
@@ -87,15 +111,19 @@ export function queryResults<T>(view: LineageView, filter: ResultFilter, map?: (
         if (seen.has(k)) continue;
         seen.add(k);
       }
-      if (sorted && times.length > 0 && row.timestampNs < times[times.length - 1]!) sorted = false;
+      if (this.sorted && times.length > 0 && row.timestampNs < times[times.length - 1]!) this.sorted = false;
       times.push(row.timestampNs);
-      items.push(map ? map(row) : (row as T));
+      items.push(this.map(row));
     }
   }
-  if (sorted) return items;
-  // Stable: rows of the same time keep their reading order.
-  const order = items.map((_, i) => i).sort((a, b) => (times[a]! < times[b]! ? -1 : times[a]! > times[b]! ? 1 : 0));
-  return order.map((i) => items[i]!);
+
+  /** Everything added, oldest first; rows of the same time keep their reading order. */
+  finish(): T[] {
+    const { items, times } = this;
+    if (this.sorted) return items;
+    const order = items.map((_, i) => i).sort((a, b) => (times[a]! < times[b]! ? -1 : times[a]! > times[b]! ? 1 : 0));
+    return order.map((i) => items[i]!);
+  }
 }
 
 function nameMatcher(name: string | undefined): ((n: string) => boolean) | undefined {

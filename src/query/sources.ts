@@ -82,8 +82,8 @@ export async function openSegmentFiles(segmentDirs: readonly string[]): Promise<
 }
 
 /** A kept segment's mlmd, labelled as the queries name it. */
-export async function openSegmentFile(segmentDir: string): Promise<LineageFile> {
-  return openMlmdFile(path.join(segmentDir, 'mlmd'), `segment ${path.basename(segmentDir)}`, { sealed: true });
+export async function openSegmentFile(segmentDir: string, o: ReadOptions = {}): Promise<LineageFile> {
+  return openMlmdFile(path.join(segmentDir, 'mlmd'), `segment ${path.basename(segmentDir)}`, { sealed: true, ...o });
 }
 
 /** An existing MLMD file; anything else is refused with one line (exit 2). */

@@ -60,6 +60,12 @@ export interface SegmentSummary {
   lastRecordedAt: string | null;
   /** Bytes of the distinct cache objects the segment names. */
   objectBytes: number;
+  /**
+   * Execution_uuids of its executions, so queries know which executions
+   * also live in another file without opening every mlmd. Absent in
+   * summaries written before it existed (the manifest has them).
+   */
+  executions?: string[];
 }
 
 const SUMMARY_FILE = 'summary.json';
@@ -82,6 +88,8 @@ function hasCounts(x: unknown): x is { counts: SegmentManifest['counts'] } & Rec
 const isModels = (v: unknown): v is SegmentModel[] =>
   Array.isArray(v) && v.every((m) => typeof m?.md5 === 'string' && typeof m?.path === 'string' && isCount(m?.results));
 
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
 /** A summary as sealSegment writes it; anything else is treated as missing. */
 function isSummary(x: unknown): x is Omit<SegmentSummary, 'dir'> {
   const s = x as Record<string, unknown>;
@@ -90,7 +98,8 @@ function isSummary(x: unknown): x is Omit<SegmentSummary, 'dir'> {
     typeof s.segment === 'string' &&
     isModels(s.models) &&
     isCount(s.objectBytes) &&
-    (s.lastRecordedAt === null || typeof s.lastRecordedAt === 'string')
+    (s.lastRecordedAt === null || typeof s.lastRecordedAt === 'string') &&
+    (s.executions === undefined || isStrings(s.executions))
   );
 }
 
@@ -100,7 +109,8 @@ function summarize(dir: string, m: SegmentManifest): SegmentSummary {
   let objectBytes = 0;
   for (const v of sizes.values()) objectBytes += v;
   const lastRecordedAt = typeof m.lastRecordedAt === 'string' ? m.lastRecordedAt : null;
-  return { segment: m.segment, dir, counts: m.counts, models: isModels(m.models) ? m.models : [], lastRecordedAt, objectBytes };
+  const executions = isStrings(m.executions) ? { executions: m.executions } : {};
+  return { segment: m.segment, dir, counts: m.counts, models: isModels(m.models) ? m.models : [], lastRecordedAt, objectBytes, ...executions };
 }
 
 /**
