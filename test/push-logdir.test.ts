@@ -142,6 +142,35 @@ test('--to dir:PATH copies the archive atomically; re-running sends nothing; --k
   assert.match(await watchOnce(t), /recorded 1 result\(s\)/);
 });
 
+test('a damaged or missing segment mlmd is not shipped: one line naming it, exit 2, later segments wait; once restored it goes out', async () => {
+  const t = await recordFixture('pywaggle-smokeynet');
+  const s1 = await sealForTest(t.ws, { pruneLive: true });
+  await addUploads(t.logdir, 2, 1796312095000000000n);
+  await watchOnce(t);
+  await sealForTest(t.ws, { pruneLive: true });
+  const mlmd = path.join(s1.dir, 'mlmd');
+  const good = await fsp.readFile(mlmd);
+  const dest = path.join(t.root, 'outbox');
+  for (const [damage, problem] of [
+    [() => fsp.writeFile(mlmd, good.subarray(0, 5000)), 'is a damaged SQLite database'],
+    [() => fsp.rm(mlmd), "is missing, so this kept segment's lineage cannot be delivered"],
+    [() => fsp.writeFile(mlmd, ''), "is empty, so this kept segment's lineage cannot be delivered"],
+  ] as const) {
+    await damage();
+    const r = await runCli(['push', '--workspace', t.ws, '--to', `dir:${dest}`, '--no-seal']);
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+    assert.deepEqual(lines.length, 1, r.stderr);
+    assert.ok(lines[0]!.startsWith(`cmf-sage: ${mlmd} ${problem}`), lines[0]);
+    assert.equal(await fsp.readdir(dest).then((d) => d.length, () => 0), 0, 'nothing delivered');
+    assert.deepEqual((await pushStatus(t.ws)).pending.segments, ['000001', '000002']);
+  }
+  await fsp.writeFile(mlmd, good);
+  const ok = await runCli(['push', '--workspace', t.ws, '--to', `dir:${dest}`, '--no-seal', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout).segments.map((s: { status: string }) => s.status), ['delivered', 'delivered']);
+});
+
 test('a target that cannot be chosen, a workspace that is not one: one line, exit 2', async () => {
   const t = await recordFixture('pywaggle-binary');
   const none = await runCli(['push', '--workspace', t.ws], { env: { PYWAGGLE_LOG_DIR: '', WAGGLE_PLUGIN_UPLOAD_PATH: '' } });

@@ -113,6 +113,10 @@ test('results --model latest / previous / md5 prefix / path', async () => {
   const unknown = await runCli(['results', '--workspace', w.ws, '--model', 'ffffffffffff']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no model version matches "ffffffffffff" \(known versions: /);
+  assert.doesNotMatch(unknown.stderr, /at least 6/);
+  const short = await runCli(['results', '--workspace', w.ws, '--model', w.v1.slice(0, 5)]);
+  assert.equal(short.code, 1);
+  assert.match(short.stderr, new RegExp(`no model version matches "${w.v1.slice(0, 5)}" .*; an md5 prefix needs at least 6 hex digits$`, 'm'));
 });
 
 test('results --since/--until (ISO, ns, relative) and --name', async () => {
@@ -246,6 +250,12 @@ test('graph: mermaid and dot name every model version with its result count', as
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`--out .*: the folder ${nowhere} does not exist; create it or choose another path`));
   }
+  // a folder, or nothing, as --out
+  for (const [out, message] of [[w.root, `${w.root} is a folder; give a file name in it`], ['', '--out needs a file name']] as const) {
+    const r = await runCli(['graph', '--workspace', w.ws, '--out', out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim(), `cmf-sage: ${out ? `--out ${out}: ` : ''}${message}`);
+  }
   await assert.rejects(fsp.stat(nowhere));
 });
 
@@ -376,6 +386,10 @@ test('results | head: a reader that leaves early ends the command quietly, exit 
     assert.equal(stderr, '', format);
     assert.equal(code, 0, format);
   }
+  // a full disk under stdout is not a closed pipe: one line, exit 74
+  const full = await execFileP('sh', ['-c', `"${process.execPath}" "${CLI}" results --file "${bulk.mlmd}" --json > /dev/full; echo "exit $?"`]);
+  assert.match(full.stdout, /^exit 74$/m);
+  assert.equal(full.stderr.trim(), 'cmf-sage: no space left on device while writing the output: free some disk space and run again');
 });
 
 test('a kept segment that is not a complete MLMD store: one line naming it, exit 2', async () => {
@@ -395,6 +409,19 @@ test('a kept segment that is not a complete MLMD store: one line naming it, exit
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`segments/${name}/mlmd.*not a complete MLMD v10 store \\(no such column: (\\w+\\.)?string_value\\)`));
+  }
+  // gone (its summary and manifest still there, or the folder emptied): named, not quietly left out of the answer
+  await fsp.rm(mlmd);
+  for (const args of [['results'], ['results', '--model', 'latest'], ['models'], ['lineage', `${T_V3}-sample_current.jpg`], ['graph']]) {
+    const r = await runCli([...args, '--workspace', ws]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`segments/${name}/mlmd is missing, so this kept segment's lineage cannot be read; restore the segment folder`));
+  }
+  for (const args of [['--all'], ['--segment', name!]]) {
+    const r = await runCli(['export', '--format', 'cmf-json', '--workspace', ws, ...args]);
+    assert.equal(r.code, 2, `export ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`segments/${name}/mlmd is missing, so this kept segment's lineage cannot be exported`));
   }
   // not MLMD at all: the short check fails, the full inspection names the problem
   await fsp.writeFile(mlmd, good);

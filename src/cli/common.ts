@@ -13,7 +13,11 @@ export function resolveWorkspaceDir(flag: string | undefined): string {
  * there is the person's typo, not a disk problem: exit 2 naming it.
  */
 export async function writeOutFile(out: string, text: string): Promise<string> {
+  if (out.trim() === '') throw new UserError('--out needs a file name', 2);
   const file = path.resolve(out);
+  if ((await fsp.stat(file).catch(() => undefined))?.isDirectory()) {
+    throw new UserError(`--out ${out}: ${file} is a folder; give a file name in it`, 2);
+  }
   const dir = path.dirname(file);
   const st = await fsp.stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) {

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { openSnapshot } from '../query/snapshot.js';
-import { listSegments } from '../recorder/segment.js';
+import { listSegments, loadSegmentMlmd } from '../recorder/segment.js';
 import { dumpToJsonMerged, pipelineNames } from '../server/payload.js';
 import { resolveWorkspaceDir, writeOutFile } from './common.js';
 
@@ -65,12 +65,12 @@ async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeli
     const want = f.segment.trim();
     const seg = (await listSegments(ws)).find((s) => s.manifest.segment === want || (/^\d+$/.test(want) && Number(s.manifest.segment) === Number(want)));
     if (!seg) throw new UserError(`no sealed segment "${want}" in ${ws}; "cmf-sage status" counts the segments`);
-    return { stores: [new MlmdStore((await loadMlmd(path.join(seg.dir, 'mlmd'))).db)], pipeline: seg.manifest.pipeline, source: `segment ${seg.manifest.segment}` };
+    return { stores: [await loadSegmentMlmd(seg.dir, 'exported')], pipeline: seg.manifest.pipeline, source: `segment ${seg.manifest.segment}` };
   }
   const snap = await openSnapshot(ws, f.mlmd);
   const stores: MlmdStore[] = [];
   try {
-    if (f.all) for (const seg of snap.segments) stores.push(new MlmdStore((await loadMlmd(path.join(seg.dir, 'mlmd'))).db));
+    if (f.all) for (const seg of snap.segments) stores.push(await loadSegmentMlmd(seg.dir, 'exported'));
   } catch (err) {
     for (const s of stores) s.close();
     snap.store.close();
@@ -79,3 +79,4 @@ async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeli
   stores.push(snap.store);
   return { stores, pipeline: snap.settings?.pipeline, source: snap.ws.mlmdFile };
 }
+

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../errors.js';
+import { describeFsError, UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -28,10 +28,13 @@ async function commandsFor(argv: string[]): Promise<((program: Command) => void)
 
 /** Entry point: parse, run one command, turn errors into one line + exit code. */
 export async function main(argv: string[]): Promise<void> {
-  // `cmf-sage results --json | head`: the reader left, which is not an error of ours; stop quietly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode ?? 0);
+    // `cmf-sage results --json | head`: the reader left, which is not an error of ours; stop quietly.
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    // `> /dev/full`, a full disk: one line, as for any other write.
+    const e = describeFsError(err, 'writing the output');
+    process.stderr.write(`cmf-sage: ${e.message}\n`);
+    process.exit(e.exitCode);
   });
   const program = new Command();
   program

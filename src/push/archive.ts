@@ -7,7 +7,7 @@ import { createGzip } from 'node:zlib';
 import { UserError, describeFsError } from '../errors.js';
 import { renderPointer } from '../dvc/index.js';
 import { fsyncDir, tempPathFor } from '../fsutil/atomic.js';
-import { getSqlJs } from '../mlmd/index.js';
+import { loadSegmentMlmd } from '../recorder/segment.js';
 import { VERSION } from '../version.js';
 import { crashPoint } from '../faults.js';
 import { fsyncFile } from './files.js';
@@ -74,18 +74,17 @@ function cachePath(md5: string): string {
   return `.dvc/cache/files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`;
 }
 
-/** Facts only the segment's mlmd holds: the first Git_Start_Commit and Git_Repo. */
+/** Facts only the segment's mlmd holds: the first Git_Start_Commit and Git_Repo. Checked whole first: a damaged segment is not shipped. */
 async function readSegmentGitFacts(file: string): Promise<{ start?: string; repo?: string }> {
-  const SQL = await getSqlJs();
-  const db = new SQL.Database(await fsp.readFile(file));
+  const store = await loadSegmentMlmd(path.dirname(file), 'delivered');
   try {
     const one = (name: string) =>
-      db.exec(
+      store.db.exec(
         `SELECT string_value FROM ExecutionProperty WHERE name = '${name}' AND is_custom_property = 0 AND string_value <> '' ORDER BY execution_id LIMIT 1`,
       )[0]?.values[0]?.[0] as string | undefined;
     return { start: one('Git_Start_Commit'), repo: one('Git_Repo') };
   } finally {
-    db.close();
+    store.close();
   }
 }
 
@@ -119,6 +118,8 @@ export async function planArchive(root: string, seg: Segment): Promise<ArchivePl
   };
 
   const mlmdFile = segmentMlmd(seg);
+  // First, and whole: a damaged or missing mlmd stops the segment before anything is written.
+  const facts = await readSegmentGitFacts(mlmdFile);
   add(m.mlmdName, 0o644, { kind: 'file', file: mlmdFile }, await statSize(mlmdFile, 'its mlmd'));
 
   const reader = new GitReader(root);
@@ -158,7 +159,6 @@ export async function planArchive(root: string, seg: Segment): Promise<ArchivePl
     add(p, 0o644, { kind: 'bytes', bytes }, bytes.length);
   }
 
-  const facts = await readSegmentGitFacts(mlmdFile);
   const history = await collectHistory(reader, head, facts.start);
   const branch = m.mlmdName;
   const gitText = (p: string, text: string) => add(`.git/${p}`, 0o644, { kind: 'bytes', bytes: Buffer.from(text) }, Buffer.byteLength(text));

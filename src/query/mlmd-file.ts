@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Database } from 'sql.js';
 import { UserError, describeFsError } from '../errors.js';
 import { getSqlJs, inspectMlmd, SCHEMA_VERSION } from '../mlmd/index.js';
@@ -47,6 +48,9 @@ export async function readMlmdForQuery(file: string, o: ReadOptions = {}): Promi
     bytes = await readWhole(file, o.reuse);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (o.sealed && (code === 'ENOENT' || code === 'EISDIR')) {
+      refuse(file, `is ${code === 'ENOENT' ? 'missing' : 'a directory'}, so this kept segment's lineage cannot be read; restore the segment folder from a backup, or move it out of ${path.dirname(path.dirname(file))} if its lineage is kept elsewhere`);
+    }
     if (code === 'ENOENT') refuse(file, 'does not exist; pass an MLMD (SQLite) file');
     if (code === 'EISDIR') refuse(file, 'is a directory, not an MLMD file');
     throw describeFsError(err, `reading ${file}`);

@@ -160,5 +160,6 @@ export function resolveModelSpec(spec: string, versions: ModelVersion[], executi
   if (bySource.length) return bySource.map((v) => v.md5);
   const byBase = versions.filter((v) => v.paths.some((p) => path.posix.basename(p) === spec));
   if (byBase.length) return byBase.map((v) => v.md5);
-  throw new ModelSpecError(`no model version matches "${spec}" (${known()})`);
+  const short = /^[0-9a-f]{1,5}$/i.test(spec) ? '; an md5 prefix needs at least 6 hex digits' : '';
+  throw new ModelSpecError(`no model version matches "${spec}" (${known()})${short}`);
 }

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { getSqlJs, type MlmdStore } from '../mlmd/index.js';
+import { getSqlJs, loadMlmd, MlmdStore } from '../mlmd/index.js';
+import { UserError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil/atomic.js';
 import { crashPoint } from '../faults.js';
 import { segmentNames, segmentsDir } from '../workspace/segments.js';
@@ -139,6 +140,24 @@ async function sealedAt(root: string, name: string): Promise<SealedSegment | und
   const dir = path.join(segmentsDir(root), name);
   const manifest = await readJson(path.join(dir, 'manifest.json'));
   return typeof manifest === 'object' && manifest !== null ? { dir, manifest: manifest as SegmentManifest } : undefined;
+}
+
+/**
+ * A sealed segment's mlmd, integrity-checked (as anything delivered or
+ * exported is). One that is gone or empty is damage, not an empty store:
+ * loadMlmd would start a fresh one, and a push or export would then carry
+ * nothing of that segment. `what` completes "cannot be …" in the message.
+ */
+export async function loadSegmentMlmd(dir: string, what: string): Promise<MlmdStore> {
+  const file = path.join(dir, 'mlmd');
+  const st = await fsp.stat(file).catch(() => undefined);
+  if (!st?.isFile() || st.size === 0) {
+    throw new UserError(
+      `${file} is ${!st ? 'missing' : st.isFile() ? 'empty' : 'not a file'}, so this kept segment's lineage cannot be ${what}; restore the segment folder from a backup, or move it out of ${path.dirname(dir)}`,
+      2,
+    );
+  }
+  return new MlmdStore((await loadMlmd(file)).db);
 }
 
 /** The newest sealed segment with its manifest, or undefined (reads one manifest, not all). */

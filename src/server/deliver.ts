@@ -6,9 +6,9 @@ import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { crashPoint } from '../faults.js';
 import { readCmfServerState, stateFile, type CmfServerState } from './state.js';
-import { loadMlmd, MlmdStore } from '../mlmd/index.js';
+import type { MlmdStore } from '../mlmd/index.js';
 import { remoteObjectUrl } from '../dvc/index.js';
-import { listSegments, type SegmentManifest } from '../recorder/segment.js';
+import { listSegments, loadSegmentMlmd, type SegmentManifest } from '../recorder/segment.js';
 import { REMOTE_NAME } from '../git/index.js';
 import git from 'isomorphic-git';
 import { pushArtifacts, type ArtifactProgress } from './artifacts.js';
@@ -168,7 +168,7 @@ async function deliverOne(segmentDir: string, o: CmfServerOptions, d: Destinatio
   const needGit = !!d.gitUrl && state.steps.git?.to !== safeUrl(d.gitUrl);
   const needMeta = state.steps.metadata?.to !== d.server;
   let store: MlmdStore | undefined;
-  if (needGit || needMeta) store = new MlmdStore((await loadMlmd(path.join(segmentDir, 'mlmd'))).db);
+  if (needGit || needMeta) store = await loadSegmentMlmd(segmentDir, 'delivered');
   try {
     // 2. code
     let gitOut: SegmentDeliverySummary['git'] = d.gitUrl ? 'done-before' : 'not-requested';
@@ -280,7 +280,7 @@ export async function planCmfServerDelivery(o: Omit<CmfServerOptions, 'logger'>)
       const size = await fsp.stat(path.join(cache, md5.slice(0, 2), md5.slice(2))).then((st) => st.size, () => null);
       objects.push({ md5, size, to: safeUrl(remoteObjectUrl(d.remote.url, md5)), done: s.artifacts?.to === d.remoteTo });
     }
-    const store = new MlmdStore((await loadMlmd(path.join(seg.dir, 'mlmd'))).db);
+    const store = await loadSegmentMlmd(seg.dir, 'delivered');
     try {
       plans.push({
         segment: seg.manifest.segment,

@@ -31,13 +31,11 @@ export async function segmentNames(root: string): Promise<string[]> {
  * The mlmd files of the segments a workspace keeps (sealed, delivered or
  * not), oldest first. Readers query them beside the live mlmd: a sealed
  * segment's lineage is no longer in it. [] when the workspace keeps none.
+ * A sealed folder always holds its mlmd (it is written whole under a
+ * dot-name, and pruning renames the whole folder away first), so one
+ * without it is listed too: opening it names what is missing, rather than
+ * the answer quietly leaving that segment's results out.
  */
 export async function segmentMlmdFiles(root: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const name of await segmentNames(root)) {
-    const file = path.join(segmentsDir(root), name, 'mlmd');
-    const isFile = await fsp.stat(file).then((s) => s.isFile(), () => false);
-    if (isFile) files.push(file);
-  }
-  return files;
+  return (await segmentNames(root)).map((name) => path.join(segmentsDir(root), name, 'mlmd'));
 }
