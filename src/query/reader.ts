@@ -18,7 +18,7 @@ export interface LineageFile {
  */
 export class MlmdReader {
   private readonly q: Statements;
-  private readonly typeCache = new Map<string, number[]>();
+  private readonly types = new Map<string, number[]>();
 
   constructor(readonly file: LineageFile) {
     this.q = new Statements(file.db);
@@ -76,16 +76,21 @@ export class MlmdReader {
 
   /**
    * Ids of the types with this name and kind. A file may hold several (one per
-   * version); artifacts of any of them count.
+   * version); artifacts of any of them count. The Type table (a few dozen
+   * rows) is read once per file: a query over dozens of segments would
+   * otherwise prepare one statement per type name in each.
    */
   typeIds(kind: TypeKind, name: string): number[] {
-    const key = `${kind}:${name}`;
-    let ids = this.typeCache.get(key);
-    if (!ids) {
-      ids = this.all('SELECT id FROM Type WHERE name = ? AND type_kind = ? ORDER BY id', [name, kind]).map((r) => Number(r[0]));
-      this.typeCache.set(key, ids);
+    if (this.types.size === 0) {
+      for (const [id, typeName, typeKind] of this.all('SELECT id, name, type_kind FROM Type ORDER BY id')) {
+        const key = `${Number(typeKind)}:${String(typeName)}`;
+        const ids = this.types.get(key);
+        if (ids) ids.push(Number(id));
+        else this.types.set(key, [Number(id)]);
+      }
+      this.types.set('', []); // read, even if the table is empty
     }
-    return ids;
+    return this.types.get(`${kind}:${name}`) ?? [];
   }
 
   artifactTypeIds(name: string): number[] {

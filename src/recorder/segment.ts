@@ -4,6 +4,7 @@ import { getSqlJs, loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { UserError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil/atomic.js';
 import { crashPoint } from '../faults.js';
+import { mapPool } from '../util/pool.js';
 import { segmentNames, segmentsDir } from '../workspace/segments.js';
 
 /**
@@ -119,20 +120,17 @@ function summarize(dir: string, m: SegmentManifest): SegmentSummary {
  * summaries existed have only a manifest: their summary is derived from it.
  */
 export async function listSegmentSummaries(root: string): Promise<SegmentSummary[]> {
-  const out: SegmentSummary[] = [];
-  for (const name of await segmentNames(root)) {
+  // Several read at once: a hundred small files one after another are a hundred thread-pool round trips.
+  const found = await mapPool(await segmentNames(root), 8, async (name): Promise<SegmentSummary | undefined> => {
     const dir = path.join(segmentsDir(root), name);
     const s = await readJson(path.join(dir, SUMMARY_FILE));
-    if (isSummary(s)) {
-      out.push({ ...s, dir });
-      continue;
-    }
+    if (isSummary(s)) return { ...s, dir };
     // No usable summary (an older segment, or a damaged file): fall back to the manifest.
     const m = await readJson(path.join(dir, 'manifest.json'));
-    if (hasCounts(m)) out.push(summarize(dir, { ...m, segment: typeof m.segment === 'string' ? m.segment : name } as SegmentManifest));
-    // else: without a readable manifest it is not a sealed segment (push skips it too)
-  }
-  return out;
+    if (hasCounts(m)) return summarize(dir, { ...m, segment: typeof m.segment === 'string' ? m.segment : name } as SegmentManifest);
+    return undefined; // without a readable manifest it is not a sealed segment (push skips it too)
+  });
+  return found.filter((s): s is SegmentSummary => s !== undefined);
 }
 
 /** A segment folder with its manifest; undefined when the manifest cannot be read (then it is not a sealed segment). */
