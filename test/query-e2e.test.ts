@@ -353,14 +353,19 @@ test('folder mode: results without upload keys show their recorded time and file
   assert.equal(chain.chains[0].pipeline, 'plain');
 });
 
-test('after watch seals closed executions into segments, the answers are the same', async () => {
-  const w = await workspace();
-  const ws = path.join(w.root, 'ws-sealed');
+/** A copy of the recorded workspace with its closed executions sealed (push's own sealing), and its segment names. */
+async function sealedCopy(w: Awaited<ReturnType<typeof workspace>>, name: string): Promise<{ ws: string; segments: string[] }> {
+  const ws = path.join(w.root, name);
   await fsp.cp(w.ws, ws, { recursive: true });
   const { sealForPush } = await import('../src/recorder/offline.js');
   const { silentLogger } = await import('../src/log.js');
   assert.equal(await sealForPush(ws, silentLogger()), 'sealed');
-  const segments = await fsp.readdir(path.join(ws, '.cmf-sage', 'segments'));
+  return { ws, segments: await fsp.readdir(path.join(ws, '.cmf-sage', 'segments')) };
+}
+
+test('after watch seals closed executions into segments, the answers are the same', async () => {
+  const w = await workspace();
+  const { ws, segments } = await sealedCopy(w, 'ws-sealed');
   assert.equal(segments.length, 1);
   const strip = (o: { models: Record<string, unknown>[] }) => o.models.map((m) => [m.md5, m.executions, m.results, m.metrics, m.first_used_ns, m.last_used_ns]);
   assert.deepEqual(strip(await json(['models', '--workspace', ws])), strip(await json(['models', '--workspace', w.ws])));
@@ -394,12 +399,10 @@ test('results | head: a reader that leaves early ends the command quietly, exit 
 
 test('a kept segment that is not a complete MLMD store: one line naming it, exit 2', async () => {
   const w = await workspace();
-  const ws = path.join(w.root, 'ws-bad-segment');
-  await fsp.cp(w.ws, ws, { recursive: true });
-  const { sealForPush } = await import('../src/recorder/offline.js');
-  const { silentLogger } = await import('../src/log.js');
-  assert.equal(await sealForPush(ws, silentLogger()), 'sealed');
-  const [name] = await fsp.readdir(path.join(ws, '.cmf-sage', 'segments'));
+  const {
+    ws,
+    segments: [name],
+  } = await sealedCopy(w, 'ws-bad-segment');
   const mlmd = path.join(ws, '.cmf-sage', 'segments', name!, 'mlmd');
   const good = await fsp.readFile(mlmd);
   // right schema version, a column the queries read dropped: only met mid-query

@@ -79,4 +79,3 @@ async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeli
   stores.push(snap.store);
   return { stores, pipeline: snap.settings?.pipeline, source: snap.ws.mlmdFile };
 }
-

@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import type { Database } from 'sql.js';
 import { UserError, describeFsError } from '../errors.js';
 import { getSqlJs, inspectMlmd, SCHEMA_VERSION } from '../mlmd/index.js';
 import { notSqliteReason, oneLine } from '../mlmd/inspect.js';
+import { segmentMlmdGone } from '../recorder/segment.js';
 import { FileReadError } from './reader.js';
 
 /**
@@ -48,9 +48,7 @@ export async function readMlmdForQuery(file: string, o: ReadOptions = {}): Promi
     bytes = await readWhole(file, o.reuse);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (o.sealed && (code === 'ENOENT' || code === 'EISDIR')) {
-      refuse(file, `is ${code === 'ENOENT' ? 'missing' : 'a directory'}, so this kept segment's lineage cannot be read; restore the segment folder from a backup, or move it out of ${path.dirname(path.dirname(file))} if its lineage is kept elsewhere`);
-    }
+    if (o.sealed && (code === 'ENOENT' || code === 'EISDIR')) refuse(file, segmentMlmdGone(file, code === 'ENOENT' ? 'missing' : 'not a file', 'read'));
     if (code === 'ENOENT') refuse(file, 'does not exist; pass an MLMD (SQLite) file');
     if (code === 'EISDIR') refuse(file, 'is a directory, not an MLMD file');
     throw describeFsError(err, `reading ${file}`);

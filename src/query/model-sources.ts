@@ -1,6 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { SegmentSummary } from '../recorder/segment.js';
+import { segmentExecutions, type SegmentSummary } from '../recorder/segment.js';
 import { segmentMlmdFiles } from '../workspace/segments.js';
 import { loadExecutions, type ExecutionFact } from './executions.js';
 import { latestAndPrevious, modelVersions, resolveModelSpec, unusedVersion, type ModelVersion } from './models.js';
@@ -67,7 +66,6 @@ export interface ResultsPlan {
   /** Execution uuids found in more than one of these files. */
   shared: Set<string>;
   partial: boolean;
-  root: string;
   /** Closes what the plan holds open. */
   close(): void;
 }
@@ -94,7 +92,7 @@ export async function planResults(o: SourceOptions, spec: string | undefined): P
       const f = choice.opened.get(s);
       files.push(f ? { open: f } : { later: s.dir });
     }
-    return { files, models: choice.md5s, shared, partial: reading.length < summaries.length, root: live.root!, close };
+    return { files, models: choice.md5s, shared, partial: reading.length < summaries.length, close };
   } catch (err) {
     live.close();
     throw err;
@@ -129,21 +127,11 @@ async function sharedAcross(open: LineageFile[], segments: SegmentSummary[]): Pr
     }
   }
   for (const s of segments) {
-    const uuids = s.executions ?? (await manifestExecutions(s.dir));
+    const uuids = await segmentExecutions(s);
     if (uuids === undefined) return undefined;
     count(uuids);
   }
   return new Set([...seen].filter(([, n]) => n > 1).map(([u]) => u));
-}
-
-/** A segment sealed before summaries listed executions: its manifest does. */
-async function manifestExecutions(dir: string): Promise<string[] | undefined> {
-  try {
-    const m = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as { executions?: unknown };
-    return Array.isArray(m.executions) && m.executions.every((x) => typeof x === 'string') ? m.executions : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 interface Choice {

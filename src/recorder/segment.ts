@@ -150,12 +150,24 @@ export async function loadSegmentMlmd(dir: string, what: string): Promise<MlmdSt
   const file = path.join(dir, 'mlmd');
   const st = await fsp.stat(file).catch(() => undefined);
   if (!st?.isFile() || st.size === 0) {
-    throw new UserError(
-      `${file} is ${!st ? 'missing' : st.isFile() ? 'empty' : 'not a file'}, so this kept segment's lineage cannot be ${what}; restore the segment folder from a backup, or move it out of ${path.dirname(dir)}`,
-      2,
-    );
+    throw new UserError(`${file} ${segmentMlmdGone(file, !st ? 'missing' : st.isFile() ? 'empty' : 'not a file', what)}`, 2);
   }
   return new MlmdStore((await loadMlmd(file)).db);
+}
+
+/** What to say after a kept segment's mlmd path when it is missing, empty or not a file (one wording for every command). */
+export function segmentMlmdGone(file: string, state: 'missing' | 'empty' | 'not a file', what: string): string {
+  return `is ${state}, so this kept segment's lineage cannot be ${what}; restore the segment folder from a backup, or move it out of ${path.dirname(path.dirname(file))}`;
+}
+
+/**
+ * The Execution_uuids of a segment: its summary's, or for a summary written
+ * before summaries listed them, its manifest's; undefined when neither says.
+ */
+export async function segmentExecutions(s: SegmentSummary): Promise<string[] | undefined> {
+  if (s.executions) return s.executions;
+  const m = (await readJson(path.join(s.dir, 'manifest.json'))) as { executions?: unknown } | undefined;
+  return isStrings(m?.executions) ? m.executions : undefined;
 }
 
 /** The newest sealed segment with its manifest, or undefined (reads one manifest, not all). */
