@@ -41,20 +41,26 @@ export async function withView<T>(
   }
 }
 
-/** Write many small pieces as a few large writes (100k rows would otherwise be 100k syscalls). */
-export function writeChunks(chunks: Iterable<string>, out: NodeJS.WritableStream = process.stdout): void {
+/** Write many small pieces as a few large writes (100k rows would otherwise be 100k syscalls); buffers go as they are. */
+export function writeChunks(chunks: Iterable<string | Buffer>, out: NodeJS.WritableStream = process.stdout): void {
   let buf: string[] = [];
   let size = 0;
+  const flush = () => {
+    if (buf.length) out.write(buf.join(''));
+    buf = [];
+    size = 0;
+  };
   for (const c of chunks) {
+    if (typeof c !== 'string') {
+      flush();
+      out.write(c);
+      continue;
+    }
     buf.push(c);
     size += c.length;
-    if (size >= 1 << 20) {
-      out.write(buf.join(''));
-      buf = [];
-      size = 0;
-    }
+    if (size >= 1 << 20) flush();
   }
-  if (buf.length) out.write(buf.join(''));
+  flush();
 }
 
 export const JSON_HELP = 'one JSON value for scripts; int64 values (ns timestamps) are strings so they stay exact';

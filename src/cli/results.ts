@@ -1,9 +1,10 @@
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { ModelSpecError, modelVersions, resolveModelSpec, type ModelVersion } from '../query/models.js';
-import { queryResults, type ResultFilter, type ResultRow } from '../query/results.js';
+import { queryResults, RowList, type ResultFilter, type ResultRow, type RowStore } from '../query/results.js';
 import { streamResults } from '../query/results-stream.js';
-import { csvRenderer, formatResults, JsonRenderer, resultsCsv, resultsJson } from '../query/results-output.js';
+import { csvRows, formatResults, JsonRenderer, resultsCsv, resultsJson } from '../query/results-output.js';
+import type { RenderedRows } from '../query/text-rows.js';
 import { nowNs, parseTimeSpec, TimeSpecError } from '../query/time-spec.js';
 import { openSourcesForModel, planResults } from '../query/model-sources.js';
 import { resolveWorkspaceDir } from './common.js';
@@ -50,7 +51,7 @@ export function registerResults(program: Command): void {
       if (plan) {
         try {
           filter.models = plan.models;
-          const got = await streamResults(plan, filter, out.map);
+          const got = await streamResults(plan, filter, out.store());
           out.print(got.items, f.model === undefined ? null : labelled(got.versions, filter, f.model, plan.partial), filter, got.sources);
         } finally {
           plan.close();
@@ -69,7 +70,7 @@ export function registerResults(program: Command): void {
           }
           models = labelled(versions, filter, f.model, sources.partial === true);
         }
-        out.print(queryResults(view, filter, out.map), models, filter, sources.files.map((x) => x.path));
+        out.print(queryResults(view, filter, out.store()), models, filter, sources.files.map((x) => x.path));
       }, f.model === undefined ? undefined : (o) => openSourcesForModel(o, f.model!));
     });
 }
@@ -84,16 +85,18 @@ function labelled(versions: ModelVersion[], filter: ResultFilter, spec: string, 
 /** The chosen format: rows become their text as they are read (machine formats) or stay rows (the table). */
 class Output {
   private readonly json?: JsonRenderer;
-  readonly map: (r: ResultRow) => unknown;
 
   constructor(private readonly f: ResultsFlags) {
     if (f.json) this.json = new JsonRenderer();
-    this.map = f.csv ? csvRenderer() : this.json ? this.json.render : (r) => r;
   }
 
-  print(items: unknown[], models: ModelVersion[] | null, filter: ResultFilter, sources: string[]): void {
-    if (this.f.csv) writeChunks(resultsCsv(items as string[]));
-    else if (this.json) writeChunks(resultsJson(items as string[], this.json.counts, { models, filter, sources }));
+  store(): RowStore<RenderedRows | ResultRow[]> {
+    return this.f.csv ? csvRows() : this.json ? this.json.rows() : new RowList();
+  }
+
+  print(items: RenderedRows | ResultRow[], models: ModelVersion[] | null, filter: ResultFilter, sources: string[]): void {
+    if (this.f.csv) writeChunks(resultsCsv(items as RenderedRows));
+    else if (this.json) writeChunks(resultsJson(items as RenderedRows, this.json.counts, { models, filter, sources }));
     else process.stdout.write(formatResults(items as ResultRow[], { models, filter }));
   }
 }

@@ -4,6 +4,7 @@ import { jsonValue } from './reader.js';
 import type { ModelVersion } from './models.js';
 import type { ResultFilter, ResultRow } from './results.js';
 import { formatTable } from './table.js';
+import { TextRows, type RenderedRows } from './text-rows.js';
 
 /** Column order of --csv and of each JSON row. */
 export const RESULT_COLUMNS = [
@@ -53,10 +54,15 @@ export function csvRenderer(): (r: ResultRow) => string {
   return (r) => csvLine(cells(r, iso));
 }
 
-/** The CSV text: a header line, then the rows `csvRenderer` made. */
-export function* resultsCsv(lines: readonly string[]): Generator<string> {
+/** Where `results --csv` keeps its rows until they are written. */
+export function csvRows(): TextRows {
+  return new TextRows(csvRenderer(), '');
+}
+
+/** The CSV text: a header line, then the rows `csvRows` kept. */
+export function* resultsCsv(rows: RenderedRows): Generator<string | Buffer> {
   yield csvLine(RESULT_COLUMNS);
-  yield* lines;
+  yield* rows.buffers();
 }
 
 const q = JSON.stringify;
@@ -90,19 +96,32 @@ function isoCache(): (ns: bigint, text?: string) => string {
   };
 }
 
+/**
+ * The end of a row's JSON from `execution_uuid` on. Consecutive rows mostly
+ * share it (same execution, model and file, nothing missing): it is built
+ * once for them.
+ */
+function tailCache(): (r: ResultRow) => string {
+  let last: ResultRow | undefined;
+  let tail = '';
+  return (r) => {
+    if (last === undefined || r.executionUuid !== last.executionUuid || r.modelMd5 !== last.modelMd5 || r.file !== last.file || r.missing !== last.missing) {
+      tail = `"execution_uuid":${str(r.executionUuid)},"model_md5":${str(r.modelMd5)},"source":${str(r.file)},"missing":${r.missing.length ? q(r.missing) : '[]'}}`;
+    }
+    last = r;
+    return tail;
+  };
+}
+
 /** One row as JSON text, built directly: 100k rows are the hot path of `results --json`. */
-function jsonRow(r: ResultRow, iso: (ns: bigint, text?: string) => string): string {
+function jsonRow(r: ResultRow, iso: (ns: bigint, text?: string) => string, tail: (r: ResultRow) => string): string {
   const value = r.value === null ? 'null' : q(jsonValue(r.value));
   const ts = r.timestampNs.toString();
-  const line =
+  return (
     `{"kind":"${r.kind}","timestamp_ns":"${ts}","time":"${iso(r.timestampNs, ts)}","name":${str(r.name)},` +
     `"value":${value},"value_type":${r.value ? `"${r.value.kind}"` : 'null'},"key":${str(r.key)},"md5":${str(r.md5)},"sha1":${str(r.sha1)},` +
-    `"path":${str(r.path)},"execution_uuid":${str(r.executionUuid)},` +
-    `"model_md5":${str(r.modelMd5)},"source":${str(r.file)},"missing":${r.missing.length ? q(r.missing) : '[]'}}`;
-  // Kept until output: made flat now, the ~30 pieces it was joined from are freed young
-  // (a kept rope holds them all, and the collector copies and marks each).
-  line.charCodeAt(0);
-  return line;
+    `"path":${str(r.path)},${tail(r)}`
+  );
 }
 
 export interface ResultsHeader {
@@ -116,18 +135,24 @@ export interface ResultsHeader {
 export class JsonRenderer {
   readonly counts = { results: 0, measurements: 0 };
   private readonly iso = isoCache();
+  private readonly tail = tailCache();
 
   readonly render = (r: ResultRow): string => {
     this.counts[r.kind === 'result' ? 'results' : 'measurements']++;
-    return jsonRow(r, this.iso);
+    return jsonRow(r, this.iso, this.tail);
   };
+
+  /** Where `results --json` keeps its rows until they are written (one per line, see resultsJson). */
+  rows(): TextRows {
+    return new TextRows(this.render, ',\n');
+  }
 }
 
 /**
  * One JSON object, one row per line so a 100k-row answer stays greppable.
  * int64 values (ns timestamps) are strings: JSON numbers would round them.
  */
-export function* resultsJson(lines: readonly string[], counts: JsonRenderer['counts'], h: ResultsHeader): Generator<string> {
+export function* resultsJson(rows: RenderedRows, counts: JsonRenderer['counts'], h: ResultsHeader): Generator<string | Buffer> {
   const head = {
     ...(h.sources ? { sources: h.sources } : {}),
     models: h.models?.map((m) => ({ md5: m.md5, path: m.path })) ?? null,
@@ -136,12 +161,12 @@ export function* resultsJson(lines: readonly string[], counts: JsonRenderer['cou
       until_ns: h.filter.untilNs?.toString() ?? null,
       name: h.filter.name ?? null,
     },
-    count: lines.length,
+    count: rows.count,
     counts,
   };
   const top = JSON.stringify(head).slice(0, -1); // reopen the object to stream the rows into it
-  yield `${top},"rows":[`;
-  for (let i = 0; i < lines.length; i++) yield (i === 0 ? '\n' : ',\n') + lines[i];
+  yield `${top},"rows":[${rows.count ? '\n' : ''}`;
+  yield* rows.buffers();
   yield '\n]}\n';
 }
 

@@ -6,6 +6,7 @@ import type { ExecutionFact } from './executions.js';
 import { idList, jsonValue, pathOfName, textOf, type MlmdReader } from './reader.js';
 import { valueFromRow } from '../mlmd/value.js';
 import type { LineageView } from './view.js';
+import { TimeOrder } from './time-order.js';
 
 const NS_PER_MS = 1_000_000n;
 
@@ -59,16 +60,33 @@ export function rowsOfArtifacts(r: MlmdReader, facts: ExecutionFact[], artifactI
 }
 
 /**
- * The rows under the filter from every file of the view, oldest first, each
- * (execution, artifact) once. Each row is handed to `map` as soon as it is
- * read and only what `map` returns is kept: output formats pass a renderer,
- * so 100k rows are held as their text rather than as objects (which the
- * garbage collector would otherwise copy and mark again and again).
+ * Where a query's rows go as they are read: kept as objects (the table for
+ * people) or as the text of an output format (see TextRows), so that 100k
+ * rows are not held as objects the garbage collector copies and marks
+ * again and again.
  */
-export function queryResults(view: LineageView, filter: ResultFilter): ResultRow[];
-export function queryResults<T>(view: LineageView, filter: ResultFilter, map: (row: ResultRow) => T): T[];
-export function queryResults<T>(view: LineageView, filter: ResultFilter, map?: (row: ResultRow) => T): T[] {
-  const rows = new ResultCollector<T>(filter, sharedExecutions(view.executions), map ?? ((r) => r as T));
+export interface RowStore<Out> {
+  add(row: ResultRow): void;
+  /** Everything added; `order` is row numbers oldest first, or null when they came in that order. */
+  finish(order: Uint32Array | null): Out;
+}
+
+/** Rows kept as they are. */
+export class RowList implements RowStore<ResultRow[]> {
+  private readonly rows: ResultRow[] = [];
+
+  add(row: ResultRow): void {
+    this.rows.push(row);
+  }
+
+  finish(order: Uint32Array | null): ResultRow[] {
+    return order === null ? this.rows : Array.from(order, (i) => this.rows[i]!);
+  }
+}
+
+/** The rows under the filter from every file of the view, oldest first, each (execution, artifact) once. */
+export function queryResults<Out>(view: LineageView, filter: ResultFilter, store: RowStore<Out>): Out {
+  const rows = new ResultCollector<Out>(filter, sharedExecutions(view.executions), store);
   for (const r of view.readers) rows.add(r, view.perFile.get(r.label) ?? []);
   return rows.finish();
 }
@@ -80,12 +98,10 @@ export function sharedExecutions(merged: ExecutionFact[]): Set<string> {
 
 /**
  * Rows under a filter, gathered file by file (the files need not be open
- * at the same time), then put in time order.
+ * at the same time) into a store, then put in time order.
  */
-export class ResultCollector<T> {
-  private readonly items: T[] = [];
-  private readonly times: bigint[] = [];
-  private sorted = true;
+export class ResultCollector<Out> {
+  private readonly times = new TimeOrder();
   private readonly matchName: ((n: string) => boolean) | undefined;
   /** Keys of the rows of shared executions: only those can come twice. */
   private readonly seen: Set<string> | undefined;
@@ -93,7 +109,7 @@ export class ResultCollector<T> {
   constructor(
     private readonly filter: ResultFilter,
     private readonly shared: Set<string>,
-    private readonly map: (row: ResultRow) => T,
+    private readonly store: RowStore<Out>,
   ) {
     this.matchName = nameMatcher(filter.name);
     this.seen = shared.size > 0 ? new Set() : undefined;
@@ -101,7 +117,7 @@ export class ResultCollector<T> {
 
   /** One file's rows; `facts` are that file's own executions. */
   add(r: MlmdReader, facts: ExecutionFact[]): void {
-    const { filter, matchName, seen, shared, items, times } = this;
+    const { filter, matchName, seen, shared, times, store } = this;
     for (const row of fileRows(r, facts, filter)) {
       if (matchName && !matchName(row.kind === 'result' ? UPLOAD_NAME : row.name)) continue;
       if (filter.sinceNs !== undefined && row.timestampNs < filter.sinceNs) continue;
@@ -111,18 +127,14 @@ export class ResultCollector<T> {
         if (seen.has(k)) continue;
         seen.add(k);
       }
-      if (this.sorted && times.length > 0 && row.timestampNs < times[times.length - 1]!) this.sorted = false;
       times.push(row.timestampNs);
-      items.push(this.map(row));
+      store.add(row);
     }
   }
 
   /** Everything added, oldest first; rows of the same time keep their reading order. */
-  finish(): T[] {
-    const { items, times } = this;
-    if (this.sorted) return items;
-    const order = items.map((_, i) => i).sort((a, b) => (times[a]! < times[b]! ? -1 : times[a]! > times[b]! ? 1 : 0));
-    return order.map((i) => items[i]!);
+  finish(): Out {
+    return this.store.finish(this.times.order());
   }
 }
 
@@ -170,8 +182,26 @@ function fileRows(r: MlmdReader, facts: ExecutionFact[], filter: ResultFilter, a
   if (artifactIds) where.push(`o.artifact_id IN (${idList(artifactIds)})`);
   const scope: Scope = { r, byId, where, filter };
   const kinds = kindsFor(filter.name);
-  const rows = kinds.results ? datasetRows(scope) : [];
-  return kinds.measurements ? rows.concat(measurementRows(scope)) : rows;
+  return byTime(kinds.results ? datasetRows(scope) : [], kinds.measurements ? measurementRows(scope) : []);
+}
+
+/**
+ * A file's results and its measurements as one list in time order, when
+ * each is (as recorded); a result before a measurement of the same time.
+ * Rows then come in time order file after file, and the answer needs no
+ * sort (see TimeOrder).
+ */
+function byTime(a: ResultRow[], b: ResultRow[]): ResultRow[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Array<ResultRow>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = b[j]!.timestampNs < a[i]!.timestampNs ? b[j++]! : a[i++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
 }
 
 const prop = (alias: string, name: string) =>
@@ -229,7 +259,7 @@ function datasetRows(s: Scope): ResultRow[] {
     const row = resultRow(
       { uri: textOf(uri), name: textOf(name), step: textOf(step), sha1: textOf(sha1) },
       up ? { ts: up.ts, key: String(uploadKey), filename: up.filename } : undefined,
-      BigInt(created as number) * NS_PER_MS,
+      created as number,
       common,
     );
     if (!up && step === null) unkeyed.push({ i: rows.length, artifactId: Number(artifactId) });
@@ -325,7 +355,8 @@ function measurementRows(s: Scope): ResultRow[] {
 function resultRow(
   a: { uri: string | null; name: string | null; step: string | null; sha1: string | null },
   upload: { ts: bigint; key: string; filename: string } | undefined,
-  fallbackNs: bigint,
+  /** The artifact's create time (ms): the row's time when no upload names it. */
+  createdMs: number,
   common: Common,
 ): ResultRow {
   let p = datasetPath(a.name, a.uri);
@@ -358,7 +389,7 @@ function resultRow(
   }
   return {
     kind: 'result',
-    timestampNs: ts ?? fallbackNs,
+    timestampNs: ts ?? BigInt(createdMs) * NS_PER_MS,
     name: file ?? path.posix.basename(p ?? ''),
     value: null,
     key,
