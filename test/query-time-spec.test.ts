@@ -17,6 +17,15 @@ test('ISO 8601: zone, no zone (= UTC), fractions to the nanosecond, date only', 
   assert.equal(parseTimeSpec('1970-01-01T00:00:00Z', NOW), 0n);
 });
 
+test('ISO 8601 reduced precision: a year or a year and month is its first instant (UTC), not epoch ns', () => {
+  assert.equal(parseTimeSpec('2026', NOW), BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n);
+  assert.equal(parseTimeSpec('2026-12', NOW), BigInt(Date.UTC(2026, 11, 1)) * 1_000_000n);
+  assert.equal(parseTimeSpec('1970', NOW), 0n);
+  assert.throws(() => parseTimeSpec('2026-13', NOW), /not a valid date/);
+  // five digits and more stay epoch nanoseconds
+  assert.equal(parseTimeSpec('20261', NOW), 20261n);
+});
+
 test('a bare integer is epoch nanoseconds, kept exact beyond 2^53', () => {
   assert.equal(parseTimeSpec('1796312080879783945', NOW), 1796312080879783945n);
   assert.equal(parseTimeSpec(' 0 ', NOW), 0n);

@@ -3,8 +3,11 @@
  * API accepts for its `start`/`end` plus exact nanoseconds:
  *
  * - ISO 8601: `2026-12-03`, `2026-12-03T15:34`, `2026-12-03T15:34:40.879783945Z`,
- *   `2026-12-03 15:34:40+02:00`; without a zone the time is UTC (as Sage's are);
- * - a bare integer: ns since the epoch (the `<ts_ns>` of an upload name);
+ *   `2026-12-03 15:34:40+02:00`, and the reduced forms `2026-12` and `2026`
+ *   (the start of that month or year); without a zone the time is UTC (as
+ *   Sage's are);
+ * - any other bare integer: ns since the epoch (the `<ts_ns>` of an upload
+ *   name; four digits are a year, as a person typing `--since 2026` means);
  * - relative to now: `-30s`, `-15m`, `-2h`, `-7d` (also `-1.5h`, `-2w`).
  *
  * Everything is bigint ns so an upload's exact time survives a round trip.
@@ -23,19 +26,23 @@ const UNIT_NS: Record<string, bigint> = {
 const RELATIVE_RE = /^-(\d+)(?:\.(\d{1,9}))?(s|m|h|d|w)$/;
 const ISO_RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+/** ISO 8601's reduced precision: a year, or a year and month (UTC). */
+const YEAR_MONTH_RE = /^(\d{4})(?:-(\d{2}))?$/;
 
 export class TimeSpecError extends Error {}
 
 /** The time `text` names, in ns since the epoch. Throws TimeSpecError with a message for a person. */
 export function parseTimeSpec(text: string, nowNs: bigint): bigint {
   const t = text.trim();
+  const ym = YEAR_MONTH_RE.exec(t);
+  if (ym) return isoNs(t, [ym[1]!, ym[2] ?? '01', '01']);
   if (/^\d+$/.test(t)) return BigInt(t);
   const rel = RELATIVE_RE.exec(t);
   if (rel) return nowNs - relativeNs(rel[1], rel[2] ?? '', rel[3]);
   const iso = ISO_RE.exec(t);
-  if (iso) return isoNs(t, iso);
+  if (iso) return isoNs(t, iso.slice(1));
   throw new TimeSpecError(
-    `"${text}" is not a time: use ISO 8601 (2026-12-03T15:34:40Z; no zone means UTC), epoch nanoseconds (1796312080879783945) or a relative time (-30s, -15m, -2h, -7d)`,
+    `"${text}" is not a time: use ISO 8601 (2026-12-03T15:34:40Z, 2026-12-03 or 2026-12; no zone means UTC), epoch nanoseconds (1796312080879783945) or a relative time (-30s, -15m, -2h, -7d)`,
   );
 }
 
@@ -45,8 +52,9 @@ function relativeNs(whole: string, frac: string, unit: string): bigint {
   return BigInt(whole) * per + fracNs;
 }
 
-function isoNs(text: string, m: RegExpExecArray): bigint {
-  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
+/** Year, month, day[, hour, minute, second, fraction, zone] as written (missing parts: undefined). */
+function isoNs(text: string, parts: (string | undefined)[]): bigint {
+  const [y = '', mo = '', d = '', h = '00', mi = '00', s = '00', frac = '', zone] = parts;
   const ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s);
   // Date.UTC rolls 2026-02-31 over to March; a person meant something else.
   const back = new Date(ms);
