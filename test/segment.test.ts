@@ -65,6 +65,20 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
     assert.equal(q.code, 0, `${bad}: ${q.stderr}`);
     assert.equal(JSON.parse(q.stdout).count, 9, bad);
   }
+  // summary and manifest both unreadable: status says so (nothing counted silently), cmf-server delivery refuses it by name
+  assert.deepEqual(st.unreadableSegments, []);
+  const manifestText = await fsp.readFile(path.join(segDir, 'manifest.json'), 'utf8');
+  await fsp.writeFile(path.join(segDir, 'manifest.json'), '{"segment":');
+  const damaged = await runCli(['status', '--workspace', ws, '--json']);
+  assert.equal(damaged.code, 0, damaged.stderr);
+  assert.deepEqual(JSON.parse(damaged.stdout).unreadableSegments, ['000001']);
+  assert.match((await runCli(['status', '--workspace', ws])).stdout, /^warning +segment folder\(s\) 000001 have no readable manifest\.json or summary\.json/m);
+  const plan = await runCli(['push', '--to', 'cmf-server', '--cmf-server', 'http://127.0.0.1:9', '--dry-run', '--workspace', ws]);
+  assert.notEqual(plan.code, 0);
+  assert.match(plan.stderr, /segment manifest .*000001.manifest\.json is not valid JSON.*cannot be pushed/);
+  assert.equal(plan.stderr.trim().split('\n').length, 1, plan.stderr);
+  await fsp.writeFile(path.join(segDir, 'manifest.json'), manifestText);
+  assert.deepEqual(JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout).unreadableSegments, []);
 });
 
 test('push asks a running watch to seal; without a watch it seals itself', async () => {

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Database } from 'sql.js';
 import { loadMlmd, MlmdStore } from '../mlmd/index.js';
 import { UserError } from '../errors.js';
@@ -6,12 +7,15 @@ import { Journal } from '../recorder/journal.js';
 import { Applier } from '../recorder/apply.js';
 import { listSegmentSummaries, type SegmentSummary } from '../recorder/segment.js';
 import { WorkspaceLayout } from '../workspace/layout.js';
+import { segmentNames } from '../workspace/segments.js';
 import { readSettings, type WorkspaceSettings } from '../workspace/settings.js';
 
 export interface Snapshot {
   ws: WorkspaceLayout;
   /** Sealed segments (closed executions moved out of the live mlmd), oldest first. */
   segments: SegmentSummary[];
+  /** Numbered segment folders with neither a readable summary nor manifest: counted nowhere, pushed nowhere. */
+  unreadableSegments: string[];
   settings: WorkspaceSettings | undefined;
   store: MlmdStore;
   /** Journal entries not yet in the saved mlmd (watch is running or crashed). */
@@ -44,5 +48,8 @@ export async function openSnapshot(workspace: string, mlmdFlag?: string, opts: S
   const store = new MlmdStore(db);
   const { entries } = await Journal.read(ws.journalFile);
   if (entries.length > 0) new Applier(store).apply(entries);
-  return { ws, settings, store, journaled: entries.length, segments: await listSegmentSummaries(ws.root) };
+  const segments = await listSegmentSummaries(ws.root);
+  const readable = new Set(segments.map((x) => path.basename(x.dir)));
+  const unreadableSegments = (await segmentNames(ws.root)).filter((n) => !readable.has(n));
+  return { ws, settings, store, journaled: entries.length, segments, unreadableSegments };
 }

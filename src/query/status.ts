@@ -22,6 +22,8 @@ export interface StatusReport {
   journalEntries: number;
   /** Sealed segments on disk (their executions are counted above too). */
   segments: number;
+  /** Segment folders whose manifest and summary cannot be read: not counted above, not pushed. */
+  unreadableSegments: string[];
 }
 
 function rows(db: Database, sql: string, params: (string | number)[] = []): unknown[][] {
@@ -100,6 +102,7 @@ export function statusReport(snap: Snapshot): StatusReport {
     lastRecordedAt: lastIso,
     journalEntries: snap.journaled,
     segments: snap.segments.length,
+    unreadableSegments: snap.unreadableSegments,
   };
 }
 
@@ -115,6 +118,11 @@ export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
   ];
   if (r.journalEntries > 0) lines.push(`journal     ${r.journalEntries} entries not yet checkpointed`);
   if (r.segments > 0) lines.push(`segments    ${r.segments} sealed`);
+  if (r.unreadableSegments.length > 0) {
+    lines.push(
+      `warning     segment folder(s) ${r.unreadableSegments.join(', ')} have no readable manifest.json or summary.json: their lineage is not counted here and push cannot deliver it (exit 70); restore them from a backup, or move them out of .cmf-sage/segments`,
+    );
+  }
   if (r.push) {
     const p = r.push;
     const last = p.lastDelivery ? `, last ${p.lastDelivery.segment} to ${p.lastDelivery.target} at ${p.lastDelivery.confirmedAt}` : '';

@@ -8,7 +8,8 @@ import { crashPoint } from '../faults.js';
 import { readCmfServerState, stateFile, type CmfServerState } from './state.js';
 import type { MlmdStore } from '../mlmd/index.js';
 import { remoteObjectUrl } from '../dvc/index.js';
-import { listSegments, loadSegmentMlmd, type SegmentManifest } from '../recorder/segment.js';
+import { loadSegmentMlmd, type SegmentManifest } from '../recorder/segment.js';
+import { listSealedSegments } from '../push/segments.js';
 import { REMOTE_NAME } from '../git/index.js';
 import git from 'isomorphic-git';
 import { pushArtifacts, type ArtifactProgress } from './artifacts.js';
@@ -218,7 +219,7 @@ export async function deliverToCmfServer(o: CmfServerOptions): Promise<SegmentDe
   const opts = { ...o, dispatcher: o.dispatcher ?? own };
   const out: SegmentDeliverySummary[] = [];
   try {
-    for (const seg of await listSegments(o.workspace)) {
+    for (const seg of await listSealedSegments(o.workspace)) {
       if (isDelivered(await readCmfServerState(seg.dir), d)) continue;
       out.push(await deliverOne(seg.dir, opts, d));
     }
@@ -242,7 +243,7 @@ export interface SegmentDeliveryStatus {
 export async function cmfServerDeliveryStatus(o: Omit<CmfServerOptions, 'logger'>): Promise<SegmentDeliveryStatus[]> {
   const d = await destinations(o);
   const out: SegmentDeliveryStatus[] = [];
-  for (const seg of await listSegments(o.workspace)) {
+  for (const seg of await listSealedSegments(o.workspace)) {
     const s = (await readCmfServerState(seg.dir))?.steps ?? {};
     const a = s.artifacts?.to === d.remoteTo;
     const g = s.git?.to !== undefined && (!d.gitUrl || s.git.to === safeUrl(d.gitUrl));
@@ -272,7 +273,7 @@ export async function planCmfServerDelivery(o: Omit<CmfServerOptions, 'logger'>)
   const d = await destinations(o);
   const cache = path.resolve(o.workspace, '.dvc', 'cache', 'files', 'md5');
   const plans: SegmentPlan[] = [];
-  for (const seg of await listSegments(o.workspace)) {
+  for (const seg of await listSealedSegments(o.workspace)) {
     const s = (await readCmfServerState(seg.dir))?.steps ?? {};
     if (isDelivered({ segment: seg.manifest.segment, steps: s }, d)) continue;
     const objects = [];
