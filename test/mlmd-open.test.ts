@@ -41,7 +41,7 @@ async function assertRefused(file: string, pattern: RegExp): Promise<string> {
 test('B08a: a Git LFS pointer is not an SQLite database', async (t) => {
   const file = path.join(tempDir(t), 'mlmd');
   writeFileSync(file, `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab'.repeat(32)}\nsize 123456\n`);
-  await assertRefused(file, /is not an SQLite database \(it is a Git LFS pointer.*\); point --mlmd at an MLMD file or remove it$/);
+  await assertRefused(file, /is not an SQLite database \(it is a Git LFS pointer.*\); use the path of an MLMD file, or remove this one$/);
 });
 
 test('other non-SQLite content and truncated SQLite files are refused', async (t) => {

@@ -44,7 +44,7 @@ export function inspectMlmd(db: Database): Inspection {
     }
     if (mlmdPresent.length === 0) {
       const names = tableNames.slice(0, 5).join(', ') + (tableNames.length > 5 ? ', …' : '') || 'no tables';
-      return { state: 'refused', problem: `is an SQLite database but not an MLMD store (it holds ${names}); point --mlmd at an MLMD file or another path` };
+      return { state: 'refused', problem: `is an SQLite database but not an MLMD store (it holds ${names}); give the path of an MLMD file instead` };
     }
     return {
       state: 'refused',
@@ -74,7 +74,7 @@ export function inspectMlmd(db: Database): Inspection {
   if (v > SCHEMA_VERSION) {
     return {
       state: 'refused',
-      problem: `has MLMD schema version ${v}, which is newer than ${SCHEMA_VERSION} (the version cmf-sage writes); use it with a newer ml-metadata, or point --mlmd at another file`,
+      problem: `has MLMD schema version ${v}, which is newer than ${SCHEMA_VERSION} (the version cmf-sage writes); use it with a newer ml-metadata, or use another file`,
     };
   }
   if (v < SCHEMA_VERSION) {

@@ -33,7 +33,7 @@ export async function loadMlmd(file: string): Promise<LoadedMlmd> {
   if (bytes === null || bytes.length === 0) return fresh(SQL, stamp);
 
   const notSqlite = notSqliteReason(bytes);
-  if (notSqlite) refuse(file, `is not an SQLite database (${notSqlite}); point --mlmd at an MLMD file or remove it`);
+  if (notSqlite) refuse(file, `is not an SQLite database (${notSqlite}); use the path of an MLMD file, or remove this one`);
 
   // A rollback journal or WAL beside the file means another program's write is in flight or was
   // interrupted: the main file alone may be inconsistent or stale.
@@ -116,7 +116,7 @@ async function readStable(file: string): Promise<{ bytes: Buffer | null; stamp: 
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { bytes: null, stamp: null };
-      if (code === 'EISDIR') refuse(file, 'is a directory, not an MLMD file; point --mlmd at a file path');
+      if (code === 'EISDIR') refuse(file, 'is a directory, not an MLMD file; give the path of a file');
       throw describeFsError(err, `reading ${file}`);
     }
     const after = await fileStamp(file);
