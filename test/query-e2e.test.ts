@@ -257,6 +257,25 @@ test('graph: mermaid and dot name every model version with its result count', as
     assert.equal(r.stderr.trim(), `cmf-sage: ${out ? `--out ${out}: ` : ''}${message}`);
   }
   await assert.rejects(fsp.stat(nowhere));
+  // through a symbolic link the target is replaced and the link stays; a FIFO (like /dev/stdout) is written to, not replaced
+  const target = path.join(w.root, 'real.mmd');
+  await fsp.writeFile(target, 'old');
+  const link = path.join(w.root, 'link.mmd');
+  await fsp.symlink(target, link);
+  assert.equal((await runCli(['graph', '--workspace', w.ws, '--out', link])).code, 0);
+  assert.ok((await fsp.lstat(link)).isSymbolicLink());
+  assert.equal(await fsp.readFile(target, 'utf8'), mermaid);
+  const fifo = path.join(w.root, 'pipe');
+  await execFileP('mkfifo', [fifo]);
+  const reader = execFileP('cat', [fifo], { timeout: 20_000 }); // killed if nothing ever opens the FIFO to write
+  assert.equal((await runCli(['graph', '--workspace', w.ws, '--out', fifo])).code, 0);
+  assert.equal((await reader).stdout, mermaid);
+  assert.ok((await fsp.lstat(fifo)).isFIFO(), 'still a FIFO');
+  // a picture format it does not draw: refused with the way to get one
+  const svg = await runCli(['graph', '--workspace', w.ws, '--out', path.join(w.root, 'g.svg')]);
+  assert.equal(svg.code, 2);
+  assert.match(svg.stderr, /graph writes Mermaid, Graphviz dot or an HTML page, not SVG; .*dot -Tsvg > g\.svg/);
+  await assert.rejects(fsp.stat(path.join(w.root, 'g.svg')));
 });
 
 async function hasDot(): Promise<boolean> {

@@ -25,12 +25,21 @@ function positiveInt(v: string): number {
   return n;
 }
 
+/** Picture formats a person may expect from the extension, which this command does not draw itself. */
+const RENDERED = new Set(['.svg', '.png', '.pdf', '.jpg', '.jpeg']);
+
 /** --format, else from --out's extension, else Mermaid. */
 function formatFor(f: GraphFlags): Format {
   if (f.format) return f.format;
   const ext = f.out ? path.extname(f.out).toLowerCase() : '';
   if (ext === '.html' || ext === '.htm') return 'html';
   if (ext === '.dot' || ext === '.gv') return 'dot';
+  if (RENDERED.has(ext)) {
+    throw new UserError(
+      `--out ${f.out}: graph writes Mermaid, Graphviz dot or an HTML page, not ${ext.slice(1).toUpperCase()}; use --out lineage.html, or render dot yourself: cmf-sage graph --format dot | dot -T${ext.slice(1)} > ${path.basename(f.out!)}`,
+      2,
+    );
+  }
   return 'mermaid';
 }
 
