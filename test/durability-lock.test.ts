@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { execFileP, FIXTURES, copyFixture, runCli, sqlite, tempDir } from './helpers.js';
 import { WatchProcess } from './watch-process.js';
@@ -50,6 +52,34 @@ test('one writer: a second watch refuses, naming the running one; a stale lock i
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stderr, /taking over a stale workspace lock/);
   await checkInvariants(ws, logdir, modelMd5);
+});
+
+test('a second push refuses at once (exit 3), naming the running one, for every target; --dry-run still answers', async () => {
+  const { root, ws, writer, args } = await setup();
+  await writer.add();
+  assert.equal((await runCli(['watch', '--once', ...args])).code, 0);
+  // a live cmf-sage push holding the push lock (a process whose command line names cmf-sage, as a real one's does)
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', 'cmf-sage', 'push'], { stdio: 'ignore' });
+  try {
+    await fsp.writeFile(
+      path.join(ws, '.cmf-sage', 'push.lock'),
+      JSON.stringify({ pid: holder.pid, host: os.hostname(), started: new Date().toISOString(), command: 'push' }) + '\n',
+    );
+    for (const target of [['--to', `dir:${path.join(root, 'out')}`], ['--to', 'cmf-server', '--cmf-server', 'http://127.0.0.1:9']]) {
+      const t = Date.now();
+      const r = await runCli(['push', '--workspace', ws, ...target]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.ok(Date.now() - t < 10_000, 'not waited for');
+      assert.equal(r.stderr.trim(), `cmf-sage: another push is running on this workspace (pid ${holder.pid}, started ${JSON.parse(await fsp.readFile(path.join(ws, '.cmf-sage', 'push.lock'), 'utf8')).started}); it delivers what is sealed, so nothing is left for this one`);
+    }
+    assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${path.join(root, 'out')}`, '--dry-run'])).code, 0);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+  // once it is gone, its lock is stale and the next push delivers
+  const r = await runCli(['push', '--workspace', ws, '--to', `dir:${path.join(root, 'out')}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await fsp.readdir(path.join(root, 'out'))).filter((n) => n.endsWith('.tar.gz')).length, 1);
 });
 
 test('SIGTERM closes the open execution cleanly and exits 0', async () => {

@@ -1,7 +1,7 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { createLogger } from '../log.js';
 import { sealForPush } from '../recorder/offline.js';
-import { push, resolveTarget, type KeepCache, type PushSummary } from '../push/index.js';
+import { push, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
 import { resolveWorkspaceDir } from './common.js';
 import { cmfServerUrl, deliverToCmfServer, formatPlan, planCmfServerDelivery } from '../server/deliver.js';
 import { ttyProgress } from '../server/progress.js';
@@ -48,18 +48,13 @@ export function registerPush(program: Command): void {
       const root = resolveWorkspaceDir(f.workspace);
       if (f.to === 'cmf-server') return pushToCmfServer(root, f, logger);
       const target = resolveTarget(f.to);
-      // Closed executions still in the live mlmd go into a segment first (a running
-      // watch is asked to do it), so a cron'd push delivers everything recorded so far.
-      if (f.seal && !f.dryRun) await sealForPush(root, logger, { command: 'cmf-sage push' });
-      const { summary, failure } = await push({
-        root,
-        target,
-        dryRun: f.dryRun,
-        keepSegments: f.keepSegments,
-        keepCache: f.keepCache,
-        attempts: f.attempts,
-        logger,
-      });
+      const run = async () => {
+        // Closed executions still in the live mlmd go into a segment first (a running
+        // watch is asked to do it), so a cron'd push delivers everything recorded so far.
+        if (f.seal && !f.dryRun) await sealForPush(root, logger, { command: 'cmf-sage push' });
+        return push({ root, target, dryRun: f.dryRun, keepSegments: f.keepSegments, keepCache: f.keepCache, attempts: f.attempts, logger });
+      };
+      const { summary, failure } = f.dryRun ? await run() : await withPushLock(root, logger, run);
       process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary));
       if (failure) throw failure;
     });
@@ -74,10 +69,12 @@ async function pushToCmfServer(root: string, f: PushFlags, logger: ReturnType<ty
     process.stdout.write(f.json ? JSON.stringify(plans, null, 2) + '\n' : formatPlan(plans));
     return;
   }
-  if (f.seal) await sealForPush(root, logger, { command: 'cmf-sage push' });
   const progress = ttyProgress();
   try {
-    const done = await deliverToCmfServer({ ...o, logger, onProgress: progress.onProgress });
+    const done = await withPushLock(root, logger, async () => {
+      if (f.seal) await sealForPush(root, logger, { command: 'cmf-sage push' });
+      return deliverToCmfServer({ ...o, logger, onProgress: progress.onProgress });
+    });
     process.stdout.write(
       f.json
         ? JSON.stringify(done, null, 2) + '\n'

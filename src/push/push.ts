@@ -82,13 +82,10 @@ export async function push(o: PushOptions): Promise<PushResult> {
     pending: 0,
     pruned: { segments: [], cacheObjects: 0, cacheBytes: 0 },
   };
-  const st = await fsp.stat(path.join(root, '.cmf-sage')).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UserError(`${root} is not a cmf-sage workspace (no .cmf-sage/); pass --workspace or run watch first`, 2);
+  await requireWorkspace(root);
 
   if (o.dryRun) return { summary: await dryRun(root, o, summary) };
 
-  const lock = new WorkspaceLock(path.join(root, '.cmf-sage', 'push.lock'), o.logger);
-  await lock.acquire('push');
   const work = path.join(root, '.cmf-sage', 'push');
   try {
     // Archives are rebuilt on demand (deterministic), so nothing left here is needed.
@@ -136,6 +133,26 @@ export async function push(o: PushOptions): Promise<PushResult> {
   } finally {
     await t.close();
     await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function requireWorkspace(root: string): Promise<void> {
+  const st = await fsp.stat(path.join(root, '.cmf-sage')).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UserError(`${root} is not a cmf-sage workspace (no .cmf-sage/); pass --workspace or run watch first`, 2);
+}
+
+/**
+ * Run `fn` (seal, then deliver) as the only push on this workspace. Another
+ * push already running is not waited for: it delivers everything sealed,
+ * and a cron'd push queueing behind a slow one would only pile up.
+ */
+export async function withPushLock<T>(root: string, logger: Logger, fn: () => Promise<T>): Promise<T> {
+  await requireWorkspace(path.resolve(root));
+  const lock = new WorkspaceLock(path.join(path.resolve(root), '.cmf-sage', 'push.lock'), logger);
+  await lock.acquire('push', 0, (other) => `another push is running on this workspace (pid ${other.pid}, started ${other.started}); it delivers what is sealed, so nothing is left for this one`);
+  try {
+    return await fn();
+  } finally {
     await lock.release();
   }
 }

@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import type { Logger } from '../log.js';
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   started: string;
@@ -36,8 +36,11 @@ export class WorkspaceLock {
     private readonly logger: Logger,
   ) {}
 
-  /** Take the lock; a short command (not a watch) holding it is waited for up to `waitMs`. */
-  async acquire(command: string, waitMs = 30_000): Promise<void> {
+  /**
+   * Take the lock; a short command (not a watch) holding it is waited for up
+   * to `waitMs`. `busy` words the refusal when a live process holds it.
+   */
+  async acquire(command: string, waitMs = 30_000, busy?: (other: LockInfo) => string): Promise<void> {
     const waitUntil = Date.now() + waitMs;
     const mine: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command };
     const text = JSON.stringify(mine) + '\n';
@@ -61,7 +64,8 @@ export class WorkspaceLock {
       }
       if (other && other.host === mine.host && other.pid !== process.pid && alive(other.pid)) {
         throw new UserError(
-          `the workspace is in use by another cmf-sage (pid ${other.pid}, "${other.command}", started ${other.started}); stop it first or use another --workspace`,
+          busy?.(other) ??
+            `the workspace is in use by another cmf-sage (pid ${other.pid}, "${other.command}", started ${other.started}); stop it first or use another --workspace`,
           3,
         );
       }
