@@ -120,3 +120,27 @@ test('push asks a running watch to seal; without a watch it seals itself', async
   assert.equal(st.artifacts.Metrics, 3);
   assert.equal(st.executions, 3);
 });
+
+test('push --dry-run lists the closed executions a real push would seal first, for every target', async () => {
+  const root = await tempDir('seal-preview-');
+  const logdir = await copyFixture('pywaggle-binary/logdir', path.join(root, 'logdir'));
+  const ws = path.join(root, 'ws');
+  const watch = await runCli(['watch', '--once', '--pipeline', 'smoke', '--model', path.join(FIXTURES, 'model', 'smoke-model-v1.bin'), '--results', logdir, '--workspace', ws]);
+  assert.equal(watch.code, 0, watch.stderr);
+  const out = path.join(root, 'out');
+  await fsp.mkdir(out);
+  const line = 'would first seal 1 closed execution(s) (8 result(s) and measurement(s)) from the live mlmd into a new segment, and deliver it too';
+  const dir = await runCli(['push', '--workspace', ws, '--to', `dir:${out}`, '--dry-run']);
+  assert.equal(dir.code, 0, dir.stderr);
+  assert.equal(dir.stdout, `${line}\n`);
+  assert.deepEqual(JSON.parse((await runCli(['push', '--workspace', ws, '--to', `dir:${out}`, '--dry-run', '--json'])).stdout).toSeal, { executions: 1, results: 8 });
+  const server = ['push', '--workspace', ws, '--to', 'cmf-server', '--cmf-server', 'http://127.0.0.1:9', '--dry-run'];
+  assert.equal((await runCli(server)).stdout, `${line}\n`);
+  const plan = JSON.parse((await runCli([...server, '--json'])).stdout);
+  assert.deepEqual({ ...plan, segments: plan.segments.length }, { target: { kind: 'cmf-server', where: 'http://127.0.0.1:9' }, dryRun: true, toSeal: { executions: 1, results: 8 }, segments: 0 });
+  // the dry run wrote nothing; a real push seals and delivers it, and then there is nothing left
+  assert.deepEqual(await fsp.readdir(path.join(ws, '.cmf-sage', 'segments')).catch(() => []), []);
+  assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${out}`])).code, 0);
+  assert.equal((await fsp.readdir(out)).filter((n) => n.endsWith('.tar.gz')).length, 1);
+  assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${out}`, '--dry-run'])).stdout, 'nothing to push (1 segment(s) already delivered to dir)\n');
+});

@@ -1,7 +1,7 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { createLogger } from '../log.js';
 import { sealForPush } from '../recorder/offline.js';
-import { push, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
+import { formatSealPreview, previewSeal, push, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
 import { resolveWorkspaceDir } from './common.js';
 import { cmfServerUrl, deliverToCmfServer, formatPlan, planCmfServerDelivery } from '../server/deliver.js';
 import { ttyProgress } from '../server/progress.js';
@@ -55,6 +55,7 @@ export function registerPush(program: Command): void {
         return push({ root, target, dryRun: f.dryRun, keepSegments: f.keepSegments, keepCache: f.keepCache, attempts: f.attempts, logger });
       };
       const { summary, failure } = f.dryRun ? await run() : await withPushLock(root, logger, run);
+      if (f.dryRun && f.seal) summary.toSeal = await previewSeal(root);
       process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary));
       if (failure) throw failure;
     });
@@ -66,7 +67,12 @@ async function pushToCmfServer(root: string, f: PushFlags, logger: ReturnType<ty
   const o = { workspace: root, server, git: !!f.git, tokenFile: f.tokenFile };
   if (f.dryRun) {
     const plans = await planCmfServerDelivery(o);
-    process.stdout.write(f.json ? JSON.stringify(plans, null, 2) + '\n' : formatPlan(plans));
+    const toSeal = f.seal ? await previewSeal(root) : undefined;
+    process.stdout.write(
+      f.json
+        ? JSON.stringify({ target: { kind: 'cmf-server', where: server }, dryRun: true, toSeal, segments: plans }, null, 2) + '\n'
+        : [...formatSealPreview(toSeal), formatPlan(plans, (toSeal?.executions ?? 0) > 0)].join('\n'),
+    );
     return;
   }
   const progress = ttyProgress();
@@ -96,7 +102,7 @@ function size(n: number | undefined): string {
 }
 
 function formatSummary(s: PushSummary): string {
-  const lines: string[] = [];
+  const lines: string[] = formatSealPreview(s.toSeal);
   for (const r of s.segments) {
     const what = `${r.archive || `segment ${r.segment}`} (${size(r.size)}, ${r.executions} execution(s), ${r.counts.Dataset} result file(s), ${r.counts.Metrics} measurement(s))`;
     if (r.status === 'would-send') lines.push(`would send ${what} to ${s.target.kind}: ${r.location}`);
@@ -104,7 +110,7 @@ function formatSummary(s: PushSummary): string {
     else if (r.status === 'failed') lines.push(`not delivered: ${what}`);
     else lines.push(`not attempted: segment ${r.segment}`);
   }
-  if (s.segments.length === 0) lines.push(`nothing to push (${s.alreadyDelivered} segment(s) already delivered to ${s.target.kind})`);
+  if (s.segments.length === 0 && !s.toSeal?.executions) lines.push(`nothing to push (${s.alreadyDelivered} segment(s) already delivered to ${s.target.kind})`);
   if (s.pruned.segments.length) lines.push(`removed delivered segment folder(s) ${s.pruned.segments.join(', ')}`);
   if (s.pruned.cacheObjects) lines.push(`removed ${s.pruned.cacheObjects} cache object(s) of delivered segments (${size(s.pruned.cacheBytes)})`);
   return lines.join('\n') + '\n';

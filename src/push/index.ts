@@ -9,3 +9,4 @@ export { amqpSettingsFromEnv, type AmqpSettings } from './amqp-publisher.js';
 export { uploadMessageBody, uploadMetaJson, logdirUploadLine, pywaggleTimestamp } from './wagglemsg.js';
 export type { KeepCache } from './prune.js';
 export type { Target, TargetKind } from './target.js';
+export { previewSeal, formatSealPreview, type SealPreview } from './seal-preview.js';

@@ -11,6 +11,7 @@ import { pruneCache, pruneSegments, removePrunedLeftovers, type KeepCache } from
 import { listSealedSegments, type Segment } from './segments.js';
 import type { Target } from './target.js';
 import { nowNs } from './wagglemsg.js';
+import type { SealPreview } from './seal-preview.js';
 
 export interface PushOptions {
   /** Workspace root. */
@@ -52,6 +53,8 @@ export interface PushSummary {
   alreadyDelivered: number;
   pending: number;
   pruned: { segments: string[]; cacheObjects: number; cacheBytes: number };
+  /** --dry-run: what a real push would seal into a new segment first (and then deliver). */
+  toSeal?: SealPreview;
   error?: string;
 }
 

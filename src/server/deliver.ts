@@ -305,8 +305,8 @@ export async function planCmfServerDelivery(o: Omit<CmfServerOptions, 'logger'>)
 }
 
 /** The dry-run plan for a person. */
-export function formatPlan(plans: SegmentPlan[]): string {
-  if (plans.length === 0) return 'nothing to deliver: every sealed segment is on the cmf-server\n';
+export function formatPlan(plans: SegmentPlan[], sealing = false): string {
+  if (plans.length === 0) return sealing ? '' : 'nothing to deliver: every sealed segment (if any) is on the cmf-server\n';
   const lines: string[] = [];
   const mb = (n: number) => `${(n / 1e6).toFixed(n < 1e6 ? 3 : 1)} MB`;
   for (const p of plans) {
