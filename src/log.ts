@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { UserError } from './errors.js';
 
 export type { Logger };
 
@@ -8,6 +9,10 @@ export type { Logger };
  * --json output.
  */
 export function createLogger(level: string = process.env.CMF_SAGE_LOG_LEVEL ?? 'info'): Logger {
+  const levels = Object.keys(pino.levels.values);
+  if (!levels.includes(level) && level !== 'silent') {
+    throw new UserError(`CMF_SAGE_LOG_LEVEL="${level}" is not a log level: use one of ${levels.join(', ')} or silent`, 2);
+  }
   return pino({ level, base: { name: 'cmf-sage' } }, pino.destination({ dest: 2, sync: true }));
 }
 

@@ -203,6 +203,9 @@ test('bad input: one clear line, exit 2, nothing touched', async () => {
   const noModel = await runCli([...base, '--model', path.join(root, 'missing.onnx'), '--results', logdir]);
   assert.equal(noModel.code, 2);
   assert.match(noModel.stderr, /model file .*missing\.onnx does not exist/);
+  const badLevel = await runCli([...base, '--model', model, '--results', logdir], { env: { CMF_SAGE_LOG_LEVEL: 'bogus' } });
+  assert.equal(badLevel.code, 2);
+  assert.equal(badLevel.stderr.trim(), 'cmf-sage: CMF_SAGE_LOG_LEVEL="bogus" is not a log level: use one of trace, debug, info, warn, error, fatal or silent');
   const dirModel = await runCli([...base, '--model', root, '--results', logdir]);
   assert.equal(dirModel.code, 2);
   assert.match(dirModel.stderr, /is a directory/);
