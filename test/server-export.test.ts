@@ -58,4 +58,15 @@ test('export: live mlmd (default), --out, --segment, --all, --file; clear errors
   r = await runCli(['export', '--format', 'cmf-json', '--workspace', t.ws, '--segment', '9']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /no sealed segment "9"/);
+  // a --file that is not there, or empty, is named as such (not read as a new, empty store)
+  const missing = path.join(t.ws, 'no-such.db');
+  r = await runCli(['export', '--format', 'cmf-json', '--file', missing]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim(), `cmf-sage: ${missing} does not exist; pass an MLMD (SQLite) file`);
+  await assert.rejects(fsp.stat(missing));
+  const empty = path.join(t.ws, 'empty.db');
+  await fsp.writeFile(empty, '');
+  r = await runCli(['export', '--format', 'cmf-json', '--file', empty]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim(), `cmf-sage: ${empty} is empty: it holds no MLMD store to read`);
 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
-import { loadMlmd, MlmdStore } from '../mlmd/index.js';
+import { MlmdStore } from '../mlmd/index.js';
+import { readMlmdForQuery } from '../query/mlmd-file.js';
 import { openSnapshot } from '../query/snapshot.js';
 import { listSegments, loadSegmentMlmd } from '../recorder/segment.js';
 import { dumpToJsonMerged, pipelineNames } from '../server/payload.js';
@@ -58,7 +59,8 @@ export function registerExport(program: Command): void {
 async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeline?: string; source: string }> {
   if (f.file) {
     const file = path.resolve(f.file);
-    return { stores: [new MlmdStore((await loadMlmd(file)).db)], source: file };
+    // The reader's loader: a missing, empty or non-MLMD file is refused by name (loadMlmd would start a new store).
+    return { stores: [new MlmdStore(await readMlmdForQuery(file))], source: file };
   }
   const ws = resolveWorkspaceDir(f.workspace);
   if (f.segment !== undefined) {
