@@ -136,6 +136,9 @@ test('results --since/--until (ISO, ns, relative) and --name', async () => {
   const bad = await runCli(['results', '--workspace', w.ws, '--since', 'yesterday']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--since: "yesterday" is not a time/);
+  const swapped = await runCli(['results', '--workspace', w.ws, '--since', T_V3, '--until', T_V2]);
+  assert.equal(swapped.code, 2);
+  assert.equal(swapped.stderr.trim(), `cmf-sage: --since ${T_V3} is later than --until ${T_V2}: no time is both; swap them`);
 });
 
 test('results --csv is RFC 4180 that Python reads back exactly', async () => {

@@ -22,8 +22,15 @@ test('ISO 8601 reduced precision: a year or a year and month is its first instan
   assert.equal(parseTimeSpec('2026-12', NOW), BigInt(Date.UTC(2026, 11, 1)) * 1_000_000n);
   assert.equal(parseTimeSpec('1970', NOW), 0n);
   assert.throws(() => parseTimeSpec('2026-13', NOW), /not a valid date/);
-  // five digits and more stay epoch nanoseconds
-  assert.equal(parseTimeSpec('20261', NOW), 20261n);
+});
+
+test('integers that are not epoch nanoseconds (seconds, ms) and times outside 1970..int64 are refused', () => {
+  assert.throws(() => parseTimeSpec('1796312077', NOW), /"1796312077" is too short for epoch nanoseconds \(19 digits.*\); for epoch seconds write 1796312077000000000$/);
+  for (const bad of ['12', '20261', '1796312077000', '1796312077000000']) assert.throws(() => parseTimeSpec(bad, NOW), /too short for epoch nanoseconds/, bad);
+  assert.throws(() => parseTimeSpec('99999999999999999999999', NOW), /beyond the 64-bit nanosecond range/);
+  assert.equal(parseTimeSpec('9223372036854775807', NOW), (1n << 63n) - 1n);
+  assert.throws(() => parseTimeSpec('-99999999d', NOW), /before 1970/);
+  assert.throws(() => parseTimeSpec('1969-12-31', NOW), /before 1970/);
 });
 
 test('a bare integer is epoch nanoseconds, kept exact beyond 2^53', () => {

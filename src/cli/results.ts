@@ -45,6 +45,9 @@ export function registerResults(program: Command): void {
     .action(async (f: ResultsFlags) => {
       const now = nowNs();
       const filter: ResultFilter = { sinceNs: time('--since', f.since, now), untilNs: time('--until', f.until, now), name: f.name };
+      if (filter.sinceNs !== undefined && filter.untilNs !== undefined && filter.sinceNs > filter.untilNs) {
+        throw new UserError(`--since ${f.since} is later than --until ${f.until}: no time is both; swap them`, 2);
+      }
       const out = new Output(f);
       // A workspace is read one file at a time when its segment summaries allow; else as one view.
       const plan = f.file === undefined ? await planResults({ workspace: resolveWorkspaceDir(f.workspace), mlmd: f.mlmd }, f.model) : undefined;

@@ -6,11 +6,13 @@
  *   `2026-12-03 15:34:40+02:00`, and the reduced forms `2026-12` and `2026`
  *   (the start of that month or year); without a zone the time is UTC (as
  *   Sage's are);
- * - any other bare integer: ns since the epoch (the `<ts_ns>` of an upload
- *   name; four digits are a year, as a person typing `--since 2026` means);
+ * - a bare integer of 18 digits or more (or 0): ns since the epoch (the
+ *   `<ts_ns>` of an upload name); four digits are a year, as a person typing
+ *   `--since 2026` means, and other lengths (epoch seconds, ms) are refused;
  * - relative to now: `-30s`, `-15m`, `-2h`, `-7d` (also `-1.5h`, `-2w`).
  *
- * Everything is bigint ns so an upload's exact time survives a round trip.
+ * Everything is bigint ns so an upload's exact time survives a round trip;
+ * times before 1970 or beyond int64 are refused.
  */
 
 const NS_PER_MS = 1_000_000n;
@@ -33,15 +35,34 @@ export class TimeSpecError extends Error {}
 
 /** The time `text` names, in ns since the epoch. Throws TimeSpecError with a message for a person. */
 export function parseTimeSpec(text: string, nowNs: bigint): bigint {
-  const t = text.trim();
+  const ns = parse(text.trim(), nowNs);
+  if (ns === undefined) throw notATime(text);
+  if (ns < 0n) throw new TimeSpecError(`"${text}" is before 1970; times start at the epoch`);
+  if (ns > INT64_MAX) throw new TimeSpecError(`"${text}" is beyond the 64-bit nanosecond range (after the year 2262)`);
+  return ns;
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+function parse(t: string, nowNs: bigint): bigint | undefined {
   const ym = YEAR_MONTH_RE.exec(t);
   if (ym) return isoNs(t, [ym[1]!, ym[2] ?? '01', '01']);
-  if (/^\d+$/.test(t)) return BigInt(t);
+  if (/^\d+$/.test(t)) {
+    // Epoch nanoseconds have 19 digits today; 10, 13 or 16 are seconds, ms or µs typed by mistake.
+    if (t.length >= 18 || /^0+$/.test(t)) return BigInt(t);
+    throw new TimeSpecError(
+      `"${t}" is too short for epoch nanoseconds (19 digits, e.g. 1796312080879783945)${t.length === 10 ? `; for epoch seconds write ${t}000000000` : ''}`,
+    );
+  }
   const rel = RELATIVE_RE.exec(t);
-  if (rel) return nowNs - relativeNs(rel[1], rel[2] ?? '', rel[3]);
+  if (rel) return nowNs - relativeNs(rel[1]!, rel[2] ?? '', rel[3]!);
   const iso = ISO_RE.exec(t);
   if (iso) return isoNs(t, iso.slice(1));
-  throw new TimeSpecError(
+  return undefined;
+}
+
+function notATime(text: string): TimeSpecError {
+  return new TimeSpecError(
     `"${text}" is not a time: use ISO 8601 (2026-12-03T15:34:40Z, 2026-12-03 or 2026-12; no zone means UTC), epoch nanoseconds (1796312080879783945) or a relative time (-30s, -15m, -2h, -7d)`,
   );
 }
