@@ -141,6 +141,15 @@ test('results --since/--until (ISO, ns, relative) and --name', async () => {
   assert.equal(swapped.stderr.trim(), `cmf-sage: --since ${T_V3} is later than --until ${T_V2}: no time is both; swap them`);
 });
 
+test('tables and lineage for people show control characters in plugin text as escapes, not raw', async () => {
+  const w = await workspace();
+  const table = await cli(['results', '--workspace', w.ws, '--model', 'latest']);
+  assert.ok(table.includes('first, "quoted"\\nsecond line'), table);
+  const lineage = await cli(['lineage', '--workspace', w.ws, `env.smoke.note@${T_V3}`]);
+  assert.match(lineage, /^ {2}value {6}first, "quoted"\\nsecond line$/m);
+  for (const text of [table, lineage]) assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f]/);
+});
+
 test('results --csv is RFC 4180 that Python reads back exactly', async () => {
   const w = await workspace();
   const text = await cli(['results', '--workspace', w.ws, '--model', 'latest', '--csv']);

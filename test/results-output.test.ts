@@ -137,3 +137,13 @@ test('time order equals a stable sort, for runs that overlap, do not overlap, or
     assert.deepEqual([...got], expected, name);
   }
 });
+
+test('printable: control characters and bidirectional overrides become visible escapes; other text is kept', async () => {
+  const { printable } = await import('../src/query/printable.js');
+  assert.equal(printable('frame.jpg'), 'frame.jpg');
+  assert.equal(printable('a\nb\tc\rd'), 'a\\nb\\tc\\rd');
+  assert.equal(printable('\u001b[2Jgone'), '\\u001b[2Jgone');
+  assert.equal(printable('evil\u202egpj.exe'), 'evil\\u202egpj.exe');
+  assert.equal(printable('\u007f\u0085'), '\\u007f\\u0085');
+  assert.equal(printable('ünïcødé 🔥'), 'ünïcødé 🔥');
+});

@@ -1,6 +1,7 @@
 import { isoFromNs } from '../sources/timestamp.js';
 import type { LineageReport } from './lineage.js';
 import { jsonValue } from './reader.js';
+import { printable } from './printable.js';
 
 /** `lineage --json`: one object; ns values are strings (int64 does not fit a JSON number). */
 export function lineageJson(rep: LineageReport): Record<string, unknown> {
@@ -43,24 +44,25 @@ export function lineageJson(rep: LineageReport): Record<string, unknown> {
 
 export function formatLineage(rep: LineageReport): string {
   const out: string[] = [];
+  const p = (s: string | null | undefined, none = '-') => (s === null || s === undefined || s === '' ? none : printable(s));
   for (const [i, l] of rep.links.entries()) {
     if (i) out.push('');
     const r = l.row;
     const e = l.execution;
-    out.push(`${r.kind.padEnd(11)} ${r.key ?? r.name}`);
+    out.push(`${r.kind.padEnd(11)} ${p(r.key ?? r.name)}`);
     out.push(`  time       ${isoFromNs(r.timestampNs)}  (${r.timestampNs} ns)`);
-    if (r.kind === 'measurement') out.push(`  value      ${r.value === null ? '-' : String(r.value.value)}`);
+    if (r.kind === 'measurement') out.push(`  value      ${r.value === null ? '-' : p(String(r.value.value))}`);
     else out.push(`  md5        ${r.md5 ?? '-'}   sha1 ${r.sha1 ?? '-'}`);
-    if (r.path) out.push(`  path       ${r.path}`);
+    if (r.path) out.push(`  path       ${p(r.path)}`);
     if (r.missing.length) out.push(`  not recorded: ${r.missing.join(', ')}`);
     out.push(`← execution  ${e.uuid}  ${[e.type, e.state?.toLowerCase()].filter(Boolean).join(', ')}  (in ${e.file})`);
     out.push(`  window     ${isoFromNs(e.startNs)} … ${e.endNs === null ? 'open' : isoFromNs(e.endNs)}${e.exactWindow ? '' : '  (MLMD create/update times)'}`);
-    const who = Object.entries(e.identity).map(([k, v]) => `${k}=${v}`);
+    const who = Object.entries(e.identity).map(([k, v]) => `${p(k)}=${p(String(v), '')}`);
     if (who.length) out.push(`  identity   ${who.join('  ')}`);
-    out.push(`  git        start ${e.git.start || '-'}  end ${e.git.end || '-'}${e.git.repo ? `  repo ${e.git.repo}` : ''}`);
+    out.push(`  git        start ${p(e.git.start)}  end ${p(e.git.end)}${e.git.repo ? `  repo ${p(e.git.repo)}` : ''}`);
     if (l.models.length === 0) out.push('← model      (none recorded as input)');
-    for (const m of l.models) out.push(`← model      ${m.md5}  ${m.path ?? ''}`.trimEnd());
-    out.push(`← stage      ${l.stage ?? '-'}   pipeline ${l.pipeline ?? '-'}`);
+    for (const m of l.models) out.push(`← model      ${p(m.md5)}  ${p(m.path, '')}`.trimEnd());
+    out.push(`← stage      ${p(l.stage)}   pipeline ${p(l.pipeline)}`);
   }
   return out.join('\n') + '\n';
 }

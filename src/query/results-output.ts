@@ -4,6 +4,7 @@ import { jsonValue } from './reader.js';
 import type { ModelVersion } from './models.js';
 import type { ResultFilter, ResultRow } from './results.js';
 import { formatTable } from './table.js';
+import { printable } from './printable.js';
 import { TextRows, type RenderedRows } from './text-rows.js';
 
 /** Column order of --csv and of each JSON row. */
@@ -173,7 +174,7 @@ export function* resultsJson(rows: RenderedRows, counts: JsonRenderer['counts'],
 /** An aligned table for people, preceded by the model versions it covers. */
 export function formatResults(rows: ResultRow[], h: ResultsHeader): string {
   const lines: string[] = [];
-  for (const m of h.models ?? []) lines.push(`model ${m.md5}  ${m.path}${m.latest ? '  (latest)' : m.previous ? '  (previous)' : ''}`);
+  for (const m of h.models ?? []) lines.push(`model ${printable(m.md5)}  ${printable(m.path)}${m.latest ? '  (latest)' : m.previous ? '  (previous)' : ''}`);
   const nRes = rows.filter((r) => r.kind === 'result').length;
   lines.push(`${nRes} result(s), ${rows.length - nRes} measurement(s)`);
   const missing = [...new Set(rows.flatMap((r) => r.missing))];

@@ -2,6 +2,7 @@ import type { Database } from 'sql.js';
 import { EventType } from '../mlmd/index.js';
 import type { Snapshot } from './snapshot.js';
 import type { PushStatus } from '../push/index.js';
+import { printable } from './printable.js';
 
 export interface ModelSummary {
   md5: string;
@@ -110,7 +111,7 @@ export function statusReport(snap: Snapshot): StatusReport {
 export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
   const lines = [
     `workspace   ${r.workspace}`,
-    `pipeline    ${r.pipeline ?? '-'}   stage ${r.stage ?? '-'}`,
+    `pipeline    ${printable(r.pipeline ?? '-')}   stage ${printable(r.stage ?? '-')}`,
     `mlmd        ${r.mlmd}`,
     `executions  ${r.executions}${r.openExecutions ? ` (${r.openExecutions} open)` : ''}`,
     `artifacts   Dataset ${r.artifacts.Dataset}   Model ${r.artifacts.Model}   Metrics ${r.artifacts.Metrics}`,
@@ -134,8 +135,9 @@ export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
   }
   lines.push('', 'model versions (newest first):');
   if (r.models.length === 0) lines.push('  (none)');
-  const w = Math.max(4, ...r.models.map((m) => m.path.length));
+  const paths = r.models.map((m) => printable(m.path));
+  const w = Math.max(4, ...paths.map((p) => p.length));
   lines.push(`  ${'md5'.padEnd(32)}  ${'path'.padEnd(w)}  results`);
-  for (const m of r.models) lines.push(`  ${m.md5}  ${m.path.padEnd(w)}  ${m.results}`);
+  r.models.forEach((m, i) => lines.push(`  ${printable(m.md5)}  ${paths[i]!.padEnd(w)}  ${m.results}`));
   return lines.join('\n') + '\n';
 }

@@ -1,5 +1,7 @@
 /** Aligned plain-text tables for people: columns padded to their widest cell. */
 
+import { printable } from './printable.js';
+
 export interface Column {
   header: string;
   /** Right-align (numbers). */
@@ -10,7 +12,7 @@ export interface Column {
 const MAX_CELL = 60;
 
 export function clip(s: string, max = MAX_CELL): string {
-  const one = s.replace(/[\r\n\t]+/g, ' ');
+  const one = printable(s);
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
