@@ -178,10 +178,12 @@ test('a target that cannot be chosen, a workspace that is not one: one line, exi
   assert.match(none.stderr, /^cmf-sage: no delivery target: pass --to waggle\|logdir\|dir:PATH/m);
   const bad = await runCli(['push', '--workspace', t.ws, '--to', 'ftp://x']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--to "ftp:\/\/x" is not a target/);
-  const notWs = await runCli(['push', '--workspace', t.logdir, '--to', 'dir:/tmp/x']);
-  assert.equal(notWs.code, 2);
-  assert.match(notWs.stderr, /cmf-sage workspace/);
+  assert.match(bad.stderr, /--to "ftp:\/\/x" is not a target: use waggle, logdir, dir:PATH or cmf-server$/m);
+  for (const to of [['--to', 'dir:/tmp/x'], ['--to', 'cmf-server', '--dry-run'], ['--to', 'cmf-server']]) {
+    const notWs = await runCli(['push', '--workspace', t.logdir, ...to]);
+    assert.equal(notWs.code, 2, to.join(' '));
+    assert.equal(notWs.stderr.trim(), `cmf-sage: ${t.logdir} is not a cmf-sage workspace (no .cmf-sage/); pass --workspace or run watch first`);
+  }
   const empty = await runCli(['push', '--workspace', t.ws, '--to', `dir:${path.join(t.root, 'o')}`, '--no-seal']);
   assert.equal(empty.code, 0, empty.stderr);
   assert.match(empty.stdout, /nothing to push \(0 segment\(s\) already delivered to dir\)/);

@@ -1,7 +1,7 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { createLogger } from '../log.js';
 import { sealForPush } from '../recorder/offline.js';
-import { formatSealPreview, previewSeal, push, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
+import { formatSealPreview, previewSeal, push, requireWorkspace, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
 import { resolveWorkspaceDir } from './common.js';
 import { cmfServerUrl, deliverToCmfServer, formatPlan, planCmfServerDelivery } from '../server/deliver.js';
 import { ttyProgress } from '../server/progress.js';
@@ -63,6 +63,7 @@ export function registerPush(program: Command): void {
 
 /** `--to cmf-server`: artifacts to the DVC remote, code to git, metadata to the server. */
 async function pushToCmfServer(root: string, f: PushFlags, logger: ReturnType<typeof createLogger>): Promise<void> {
+  await requireWorkspace(root);
   const server = await cmfServerUrl(root, f.cmfServer);
   const o = { workspace: root, server, git: !!f.git, tokenFile: f.tokenFile };
   if (f.dryRun) {

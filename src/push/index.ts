@@ -1,5 +1,5 @@
 /** `cmf-sage push`: deliver sealed segments as cmf archives to the Waggle datastore. */
-export { push, withPushLock, type PushOptions, type PushResult, type PushSummary, type SegmentReport } from './push.js';
+export { push, requireWorkspace, withPushLock, type PushOptions, type PushResult, type PushSummary, type SegmentReport } from './push.js';
 export { pushStatus, type PushStatus } from './status.js';
 export { resolveTarget, NODE_UPLOAD_PATH, type TargetOptions } from './targets.js';
 export { archiveName, planArchive, buildArchive, measureArchive, ARCHIVE_PREFIX, type ArchivePlan, type BuiltArchive } from './archive.js';

@@ -139,7 +139,8 @@ export async function push(o: PushOptions): Promise<PushResult> {
   }
 }
 
-async function requireWorkspace(root: string): Promise<void> {
+/** A cmf-sage workspace is there (else exit 2 naming the folder). */
+export async function requireWorkspace(root: string): Promise<void> {
   const st = await fsp.stat(path.join(root, '.cmf-sage')).catch(() => undefined);
   if (!st?.isDirectory()) throw new UserError(`${root} is not a cmf-sage workspace (no .cmf-sage/); pass --workspace or run watch first`, 2);
 }

@@ -46,5 +46,5 @@ export function resolveTarget(to: string | undefined, o: TargetOptions = {}): Ta
     return new LogdirTarget(env.PYWAGGLE_LOG_DIR);
   }
   if (kind.startsWith('dir:') && kind.length > 4) return new DirTarget(path.resolve(kind.slice(4)));
-  throw new UserError(`--to "${kind}" is not a target: use waggle, logdir or dir:PATH`, 2);
+  throw new UserError(`--to "${kind}" is not a target: use waggle, logdir, dir:PATH or cmf-server`, 2);
 }
