@@ -206,6 +206,11 @@ test('bad input: one clear line, exit 2, nothing touched', async () => {
   const badLevel = await runCli([...base, '--model', model, '--results', logdir], { env: { CMF_SAGE_LOG_LEVEL: 'bogus' } });
   assert.equal(badLevel.code, 2);
   assert.equal(badLevel.stderr.trim(), 'cmf-sage: CMF_SAGE_LOG_LEVEL="bogus" is not a log level: use one of trace, debug, info, warn, error, fatal or silent');
+  for (const [name, why] of [['.git', 'also names the git branch'], ['mlmd.lock', 'also names the git branch'], ['HEAD', 'also names the git branch'], ['results', "workspace's own results folder"]]) {
+    const r = await runCli([...base, '--model', model, '--results', logdir, '--mlmd', name!]);
+    assert.equal(r.code, 2, name);
+    assert.ok(r.stderr.includes(`--mlmd "${name}" ${why === 'also names the git branch' ? why : `is the name of the ${why}`}`), r.stderr);
+  }
   const dirModel = await runCli([...base, '--model', root, '--results', logdir]);
   assert.equal(dirModel.code, 2);
   assert.match(dirModel.stderr, /is a directory/);

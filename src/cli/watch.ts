@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
+import { isValidBranchName } from '../git/refs.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { VERSION } from '../version.js';
@@ -88,6 +89,9 @@ export function registerWatch(program: Command): void {
     });
 }
 
+/** The workspace root's own folders (its dot-files are refused as branch names already). */
+const WORKSPACE_ENTRIES = new Set(['models', 'results']);
+
 async function watchCommand(f: WatchFlags): Promise<void> {
   const resultsDir = f.results ?? process.env.PYWAGGLE_LOG_DIR;
   if (!resultsDir) {
@@ -95,6 +99,13 @@ async function watchCommand(f: WatchFlags): Promise<void> {
   }
   if (!/^[A-Za-z0-9._-]+$/.test(f.mlmd)) {
     throw new UserError(`--mlmd "${f.mlmd}" must be a plain file name (letters, digits, . _ -); it also names the git branch`);
+  }
+  // Checked before anything is created: the name is a file in the workspace root and a branch.
+  if (!isValidBranchName(f.mlmd) || f.mlmd === 'HEAD') {
+    throw new UserError(`--mlmd "${f.mlmd}" also names the git branch of the work, and git takes no branch named HEAD, starting with "." or ending in ".lock"; choose another name, e.g. mlmd`);
+  }
+  if (WORKSPACE_ENTRIES.has(f.mlmd)) {
+    throw new UserError(`--mlmd "${f.mlmd}" is the name of the workspace's own ${f.mlmd} folder; choose another name, e.g. mlmd`);
   }
   const workspace = resolveWorkspaceDir(f.workspace);
   const logger = createLogger();
