@@ -27,6 +27,9 @@ async function datasets(ws: string): Promise<{ name: string; uri: string }[]> {
 }
 
 test('a plain folder under watch: symlinks, growing files, atomic saves, empty files, odd names', async () => {
+  const odd = 'we"ird \'q\'\nname ü.txt';
+  // the newline made safe, with a hash of the real name before the extension
+  const safeOdd = `we"ird 'q'_name ü~${createHash('sha1').update(odd).digest('hex').slice(0, 10)}.txt`;
   const { root, model, ws } = await base('hostile-dir-');
   const results = path.join(root, 'results');
   await fsp.mkdir(results);
@@ -48,18 +51,19 @@ test('a plain folder under watch: symlinks, growing files, atomic saves, empty f
     }
     // an empty file and names with a newline, quotes and unicode
     await fsp.writeFile(path.join(results, 'empty.dat'), '');
-    const odd = 'we"ird \'q\'\nname ü.txt';
     await fsp.writeFile(path.join(results, odd), 'odd');
-    await w.waitForRecorded(3, 20_000);
+    // and the name the odd one is made safe as, taken by a file of its own: two pointers, not one
+    await fsp.writeFile(path.join(results, 'we"ird \'q\'_name ü.txt'), 'twin');
+    await w.waitForRecorded(4, 20_000);
     // an editor-style atomic save replaces a recorded file: a new version
     await fsp.writeFile(path.join(results, 'notes.txt'), 'v1');
-    await w.waitForRecorded(4, 20_000);
+    await w.waitForRecorded(5, 20_000);
     await fsp.writeFile(path.join(results, '.notes.txt.swp'), 'editor temp');
     await fsp.writeFile(path.join(results, 'notes.txt.tmp'), 'v2');
     await fsp.rename(path.join(results, 'notes.txt.tmp'), path.join(results, 'notes.txt'));
-    await w.waitForRecorded(5, 20_000);
+    await w.waitForRecorded(6, 20_000);
     await sleep(1500);
-    assert.equal(w.count((l) => l.msg.startsWith('recorded ')), 5, 'nothing else was recorded');
+    assert.equal(w.count((l) => l.msg.startsWith('recorded ')), 6, 'nothing else was recorded');
     assert.ok(w.logs.some((l) => l.level === 40 && /symbolic link/.test(l.msg) && String(l.path).endsWith('link.txt')));
   } finally {
     assert.equal((await w.stop()).code, 0);
@@ -72,17 +76,19 @@ test('a plain folder under watch: symlinks, growing files, atomic saves, empty f
     'results/growing.bin',
     'results/notes.txt',
     'results/we"ird \'q\'_name ü.txt',
+    `results/${safeOdd}`,
   ]);
   assert.deepEqual(byPath.get('results/growing.bin'), [md5(Buffer.concat([Buffer.alloc(1 << 20, 1), Buffer.alloc(1 << 20, 2), Buffer.alloc(1 << 20, 3), Buffer.alloc(1 << 20, 4), Buffer.alloc(1 << 20, 5)]))]);
   assert.deepEqual(byPath.get('results/empty.dat'), ['d41d8cd98f00b204e9800998ecf8427e']);
   assert.deepEqual(byPath.get('results/notes.txt'), [md5('v1'), md5('v2')]);
   // the pointer of the odd name is valid YAML naming the (made safe) file
-  const ptr = YAML.parse(await fsp.readFile(path.join(ws, 'results', 'we"ird \'q\'_name ü.txt.dvc'), 'utf8'));
-  assert.deepEqual(ptr.outs[0], { md5: md5('odd'), size: 3, hash: 'md5', path: 'we"ird \'q\'_name ü.txt' });
+  const ptr = YAML.parse(await fsp.readFile(path.join(ws, 'results', `${safeOdd}.dvc`), 'utf8'));
+  assert.deepEqual(ptr.outs[0], { md5: md5('odd'), size: 3, hash: 'md5', path: safeOdd });
+  assert.equal(YAML.parse(await fsp.readFile(path.join(ws, 'results', 'we"ird \'q\'_name ü.txt.dvc'), 'utf8')).outs[0].md5, md5('twin'));
   assert.match(await fsp.readFile(path.join(ws, 'results', 'notes.txt.dvc'), 'utf8'), new RegExp(md5('v2')));
   // no cache object exists for a partial size of the growing file
   const objects = (await execFileP('find', [path.join(ws, '.dvc', 'cache', 'files', 'md5'), '-type', 'f'])).stdout.trim().split('\n');
-  assert.equal(objects.length, 5 + 1, 'five result versions and the model');
+  assert.equal(objects.length, 6 + 1, 'six result versions and the model');
   await execFileP('git', ['fsck', '--full', '--strict'], { cwd: ws });
   // the previous notes.txt version is still in git history
   const log = (await execFileP('git', ['log', '--format=%H', '--', 'results/notes.txt.dvc'], { cwd: ws })).stdout.trim().split('\n');

@@ -13,20 +13,19 @@ export function resultWorkspacePath(tsNs: bigint, name: string): string {
 
 /**
  * A file name that is safe inside the workspace: no path separators or `:` (cmflib splits names on it), no NUL or
- * newlines (they break .dvc YAML and git), never `.`/`..` or a leading dot.
+ * newlines (they break .dvc YAML and git), never `.`/`..` or a leading dot, and `<name>.dvc` within NAME_MAX
+ * (255 bytes). A name that had to change carries `~` and a hash of the original before its extension, so two
+ * names made safe alike (`a\nb.txt`, `a_b.txt`) keep two pointers.
  */
 export function safeName(name: string): string {
   let s = name.replace(/[\/\\:\u0000-\u001f\u007f]/g, '_');
   if (s === '' || s === '.' || s === '..') s = `_${s}`;
   if (s.startsWith('.')) s = `_${s.slice(1)}`;
   if (s.endsWith('.dvc')) s = `${s}_`;
-  // `<name>.dvc` must fit NAME_MAX (255 bytes): shorten long names, keeping
-  // them unique with a hash of the whole name.
-  if (Buffer.byteLength(s) > MAX_NAME_BYTES) {
-    const tag = `~${createHash('sha1').update(name).digest('hex').slice(0, 10)}`;
-    let head = s;
-    while (Buffer.byteLength(head) + tag.length > MAX_NAME_BYTES) head = head.slice(0, -1);
-    s = head + tag;
-  }
-  return s;
+  if (s === name && Buffer.byteLength(s) <= MAX_NAME_BYTES) return s;
+  const tag = `~${createHash('sha1').update(name).digest('hex').slice(0, 10)}`;
+  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(s)?.[0] ?? '';
+  let head = s.slice(0, s.length - ext.length);
+  while (Buffer.byteLength(head) + tag.length + ext.length > MAX_NAME_BYTES) head = [...head].slice(0, -1).join(''); // whole code points
+  return head + tag + ext;
 }
