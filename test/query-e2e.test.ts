@@ -204,6 +204,10 @@ test('lineage: key, storage URL, md5, workspace path, pointer and file on disk a
   assert.deepEqual((await json(['lineage', '--workspace', w.ws, c.result.path])).chains, byKey.chains);
   assert.deepEqual((await json(['lineage', '--workspace', w.ws, path.join(w.ws, `${c.result.path}.dvc`)])).chains, byKey.chains);
   assert.deepEqual((await json(['lineage', '--workspace', w.ws, path.join(w.logdir, 'uploads', key)])).chains, byKey.chains);
+  // the sha1 Waggle stores with an upload, alone or as the node's <ts>-<sha1> folder
+  assert.equal(c.result.sha1, createHash('sha1').update(await fsp.readFile(path.join(w.logdir, 'uploads', key))).digest('hex'));
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, c.result.sha1.toUpperCase()])).chains, byKey.chains);
+  assert.deepEqual((await json(['lineage', '--workspace', w.ws, `1796312077176087761-${c.result.sha1}`])).chains, byKey.chains);
 
   // bytes uploaded twice: the md5 leads to both uploads, each key to its own model version
   const twice = await json(['lineage', '--workspace', w.ws, '9df0d74a7fcc13a656e96b84204d2dd5']);

@@ -9,7 +9,7 @@ export function registerLineage(program: Command): void {
   addSourceOptions(
     program
       .command('lineage')
-      .argument('<target>', 'a result file or its path in the workspace, an md5, a <ts_ns>-<filename> key, a Sage storage URL ending in one, or a <name>@<ts_ns> measurement key')
+      .argument('<target>', 'a result file or its path in the workspace, an md5, a sha1, a <ts_ns>-<filename> key, a Sage storage URL ending in one, or a <name>@<ts_ns> measurement key')
       .description('how a result came to be: result → execution (window, node, git commits) → model version → stage and pipeline'),
   )
     .option('--json', JSON_HELP)

@@ -11,17 +11,18 @@ import { rowsOfArtifacts, type ResultRow } from './results.js';
 import type { LineageView } from './view.js';
 
 /** How a TARGET was read. */
-export type TargetKind = 'md5' | 'upload-key' | 'measurement-key' | 'path';
+export type TargetKind = 'md5' | 'sha1' | 'upload-key' | 'measurement-key' | 'path';
 
 export interface ParsedTarget {
   text: string;
   kind: TargetKind;
-  /** md5, upload key (`<ts_ns>-<filename>`), measurement key, or path. */
+  /** md5, sha1, upload key (`<ts_ns>-<filename>`), measurement key, or path. */
   value: string;
 }
 
 /**
- * TARGET forms: an md5; a `<ts_ns>-<filename>` key or a Sage storage URL
+ * TARGET forms: an md5; a sha1 (the `shasum` Waggle stores with an upload,
+ * and `<ts_ns>-<sha1>` its folder on a node); a `<ts_ns>-<filename>` key or a Sage storage URL
  * ending in one; a measurement key `<name>@<ts_ns>` (as `results` prints it);
  * otherwise a path (a file on disk, its `.dvc` pointer, or the result's path
  * in the workspace).
@@ -29,6 +30,7 @@ export interface ParsedTarget {
 export function parseTarget(text: string): ParsedTarget {
   const t = text.trim();
   if (/^[0-9a-f]{32}(\.dir)?$/i.test(t)) return { text, kind: 'md5', value: t.toLowerCase() };
+  if (/^[0-9a-f]{40}$/i.test(t)) return { text, kind: 'sha1', value: t.toLowerCase() };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t)) {
     // https://storage.sagecontinuum.org/api/v1/data/<job>/<task-dir>/<node>/<ts>-<filename>
     const last = t.replace(/[?#].*$/, '').replace(/\/+$/, '').split('/').pop() ?? '';
@@ -137,6 +139,9 @@ function findArtifacts(r: MlmdReader, t: ParsedTarget, md5: string | undefined, 
     case 'md5':
       byUri(t.value);
       break;
+    case 'sha1':
+      bySha1(r, t.value, ids);
+      break;
     case 'upload-key':
       findUploadKey(r, t.value, ids);
       break;
@@ -182,6 +187,14 @@ function findUploadKey(r: MlmdReader, key: string, ids: Set<number>): void {
   if (ids.size) return;
   // Files without those properties (cmflib, folder mode): the artifact's name ends in the key (a scan, once).
   add(r.all("SELECT id FROM Artifact WHERE instr(name, '/' || ? || ':') > 0 OR substr(name, 1, length(?) + 1) = ? || ':'", [key, key, key]));
+  // `<ts_ns>-<sha1>`: the folder pywaggle's upload_file makes on a node.
+  const up = parseUploadName(key);
+  if (!ids.size && up && /^[0-9a-f]{40}$/.test(up.filename)) bySha1(r, up.filename, ids);
+}
+
+/** Artifacts whose recorded sha1 (cmf-sage's custom property) is this one (idx_artifact_property_string). */
+function bySha1(r: MlmdReader, sha1: string, ids: Set<number>): void {
+  for (const [id] of r.all("SELECT artifact_id FROM ArtifactProperty WHERE name = 'sha1' AND is_custom_property = 1 AND string_value = ?", [sha1])) ids.add(Number(id));
 }
 
 /** A path inside the workspace, relative to it (the form artifact names use). */
