@@ -1,6 +1,8 @@
 import type { ResultRow, RowStore } from './results.js';
 
 const CHUNK = 1 << 20;
+/** Rows encoded together (~30 KB of JSON). */
+const BATCH = 64;
 /** Rows next to each other in storage over this many bytes are written from where they are kept. */
 const LONG_RUN = 64 << 10;
 
@@ -28,10 +30,13 @@ export class TextRows implements RowStore<RenderedRows> {
   /** Per row: chunk number, start, end. */
   private where = new Uint32Array(3 * 1024);
   private n = 0;
+  /** Rows rendered but not yet written (see flush). */
+  private pending: string[] = [];
 
   /**
-   * `between` (ASCII) goes between two rows: each row is stored with it in
-   * front, so rows in reading order are one run of bytes.
+   * `between` goes between two rows: each row is stored with it in front,
+   * so rows in reading order are one run of bytes. It must be ASCII (the
+   * first row's is skipped by its length in bytes).
    */
   constructor(
     private readonly render: (row: ResultRow) => string,
@@ -39,28 +44,49 @@ export class TextRows implements RowStore<RenderedRows> {
   ) {}
 
   add(row: ResultRow): void {
-    const text = this.render(row);
-    const sep = this.between;
+    const text = this.between + this.render(row);
+    this.pending.push(text);
+    if (this.pending.length === BATCH) this.flush();
+  }
+
+  /**
+   * Writes the pending rows as one string: one encoding call per batch
+   * instead of per row (each call costs more than encoding a row). When
+   * every character took one byte (ASCII, as rows nearly always are), the
+   * rows' bounds are their lengths; else they are written again one by one.
+   */
+  private flush(): void {
+    const rows = this.pending;
+    if (rows.length === 0) return;
+    this.pending = [];
+    const joined = rows.join('');
     // UTF-8 takes at most 3 bytes per UTF-16 unit; measure exactly only near the end of a chunk.
-    const room = this.cur.length - this.pos - sep.length;
-    if (this.chunks.length === 0 || (room < text.length * 3 && room < Buffer.byteLength(text))) {
-      this.newChunk(Math.max(CHUNK, sep.length + Buffer.byteLength(text)));
+    const room = this.cur.length - this.pos;
+    if (this.chunks.length === 0 || (room < joined.length * 3 && room < Buffer.byteLength(joined))) {
+      this.newChunk(Math.max(CHUNK, Buffer.byteLength(joined)));
     }
-    const { cur } = this;
-    const start = this.pos;
-    // The separator byte by byte: prepended to the text, the joined string would be copied once more to be written.
-    for (let j = 0; j < sep.length; j++) cur[start + j] = sep.charCodeAt(j);
-    this.pos += sep.length + cur.write(text, start + sep.length);
-    this.used[this.chunks.length - 1] = this.pos;
+    const chunk = this.chunks.length - 1;
+    let at = this.pos;
+    const ascii = this.cur.write(joined, at) === joined.length;
+    for (const r of rows) {
+      const bytes = ascii ? r.length : this.cur.write(r, at);
+      this.record(chunk, at, at + bytes);
+      at += bytes;
+    }
+    this.pos = at;
+    this.used[chunk] = at;
+  }
+
+  private record(chunk: number, start: number, end: number): void {
     if (3 * this.n === this.where.length) {
       const where = new Uint32Array(this.where.length * 2);
       where.set(this.where);
       this.where = where;
     }
     const i = 3 * this.n++;
-    this.where[i] = this.chunks.length - 1;
+    this.where[i] = chunk;
     this.where[i + 1] = start;
-    this.where[i + 2] = this.pos;
+    this.where[i + 2] = end;
   }
 
   private newChunk(size: number): void {
@@ -71,6 +97,7 @@ export class TextRows implements RowStore<RenderedRows> {
   }
 
   finish(order: Uint32Array | null): RenderedRows {
+    this.flush();
     const { chunks, used, where, n } = this;
     const skip = this.between.length;
     return {
