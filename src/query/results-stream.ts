@@ -34,7 +34,7 @@ export async function streamResults<Out>(plan: ResultsPlan, filter: ResultFilter
   const artifacts: ModelArtifact[] = [];
   const sources: string[] = [];
   // Buffers in turn: the next segments are read while this one is queried (each read takes a few
-  // round trips through the thread pool; reading one ahead left the query waiting on them).
+  // round trips through the thread pool; reading only one ahead left the query waiting on them now and then).
   const buffers = Array.from({ length: AHEAD + 1 }, () => new ReadBuffer());
   const later = plan.files.map((e, i) => ('later' in e ? i : -1)).filter((i) => i >= 0);
   const prefetch = (k: number): Promise<LineageFile> | undefined => {

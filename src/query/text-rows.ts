@@ -16,7 +16,7 @@ export interface RenderedRows {
 /**
  * Rows rendered as text (JSON or CSV lines) as they are read, kept as UTF-8
  * in a few large buffers until they can be written in time order. Kept as
- * 100k strings instead, they were a fifth of `results --json`'s time in
+ * 100k strings instead, they cost a sixth of `results --json`'s time in
  * garbage collection (each string copied and marked again as the answer
  * grew); the row text itself is short-lived, and read in time order (as
  * it mostly is) the buffers are written as they stand.
