@@ -287,6 +287,30 @@ test('graph: mermaid and dot name every model version with its result count', as
   assert.equal((await runCli(['graph', '--workspace', w.ws, '--out', fifo])).code, 0);
   assert.equal((await reader).stdout, mermaid);
   assert.ok((await fsp.lstat(fifo)).isFIFO(), 'still a FIFO');
+  // a dangling link: its target is created, the link stays
+  const dangling = path.join(w.root, 'dangling.mmd');
+  await fsp.symlink(path.join(w.root, 'made.mmd'), dangling);
+  assert.equal((await runCli(['graph', '--workspace', w.ws, '--out', dangling])).code, 0);
+  assert.ok((await fsp.lstat(dangling)).isSymbolicLink());
+  assert.equal(await fsp.readFile(path.join(w.root, 'made.mmd'), 'utf8'), mermaid);
+  // never the workspace's own files, nor the file being read
+  const mlmdBefore = await fsp.readFile(path.join(w.ws, 'mlmd'));
+  for (const own of ['mlmd', '.git/HEAD', '.cmf-sage/journal.ndjson', 'models/model.bin.dvc']) {
+    for (const args of [['graph', '--workspace', w.ws], ['export', '--format', 'cmf-json', '--workspace', w.ws]]) {
+      const r = await runCli([...args, '--out', path.join(w.ws, own)]);
+      assert.equal(r.code, 2, `${own}: ${r.stderr}`);
+      assert.equal(r.stderr.trim(), `cmf-sage: --out ${path.join(w.ws, own)} would replace the workspace's own ${own}; write the output elsewhere`);
+    }
+  }
+  assert.ok((await fsp.readFile(path.join(w.ws, 'mlmd'))).equals(mlmdBefore), 'the mlmd is untouched');
+  const copy = path.join(w.root, 'copy.mlmd');
+  await fsp.copyFile(path.join(w.ws, 'mlmd'), copy);
+  const self = await runCli(['export', '--format', 'cmf-json', '--file', copy, '--out', copy]);
+  assert.equal(self.code, 2);
+  assert.match(self.stderr, /is the file this command reads; write to another file/);
+  // a new file at the workspace's top is fine
+  assert.equal((await runCli(['graph', '--workspace', w.ws, '--out', path.join(w.ws, 'lineage.mmd')])).code, 0);
+  await fsp.rm(path.join(w.ws, 'lineage.mmd')); // the workspace is shared by the tests of this file
   // a picture format it does not draw: refused with the way to get one
   const svg = await runCli(['graph', '--workspace', w.ws, '--out', path.join(w.root, 'g.svg')]);
   assert.equal(svg.code, 2);

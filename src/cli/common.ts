@@ -2,6 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
+import { WorkspaceLayout } from '../workspace/layout.js';
+import { readSettings } from '../workspace/settings.js';
 
 /** --workspace, else $CMF_SAGE_WORKSPACE, else ./cmf-workspace. */
 export function resolveWorkspaceDir(flag: string | undefined): string {
@@ -16,10 +18,11 @@ export function resolveWorkspaceDir(flag: string | undefined): string {
  * that is not there is the person's typo, not a disk problem: exit 2
  * naming it.
  */
-export async function writeOutFile(out: string, text: string): Promise<string> {
+export async function writeOutFile(out: string, text: string, keep: OutGuard = {}): Promise<string> {
   if (out.trim() === '') throw new UserError('--out needs a file name', 2);
   const given = path.resolve(out);
-  const file = await fsp.realpath(given).catch(() => given);
+  const file = await realTarget(given);
+  await refuseOwnFiles(out, file, keep);
   const st = await fsp.stat(file).catch(() => undefined);
   if (st?.isDirectory()) throw new UserError(`--out ${out}: ${file} is a folder; give a file name in it`, 2);
   try {
@@ -41,4 +44,39 @@ export async function writeOutFile(out: string, text: string): Promise<string> {
     throw describeFsError(err, `writing ${out}`);
   }
   return file;
+}
+
+/** What an --out may never replace: the command's input, and a workspace's own files. */
+export interface OutGuard {
+  /** Files the command read (--file). */
+  inputs?: string[];
+  /** The workspace the command read (its mlmd, git, DVC and cmf-sage files). */
+  workspace?: string;
+}
+
+/** Where a write to `p` lands: through symbolic links, also a dangling one (its target is created). */
+async function realTarget(p: string): Promise<string> {
+  const real = await fsp.realpath(p).catch(() => undefined);
+  if (real) return real;
+  const link = await fsp.readlink(p).catch(() => undefined);
+  return link === undefined ? p : realTarget(path.resolve(path.dirname(p), link));
+}
+
+/** A workspace's own folders, and its files at the root besides the mlmd. */
+const OWN_FOLDERS = new Set(['.git', '.dvc', '.cmf-sage', 'models', 'results']);
+const OWN_FILES = new Set(['.cmfconfig', '.gitignore', '.dvcignore']);
+
+async function refuseOwnFiles(out: string, file: string, keep: OutGuard): Promise<void> {
+  for (const input of keep.inputs ?? []) {
+    if ((await realTarget(path.resolve(input))) === file) throw new UserError(`--out ${out} is the file this command reads; write to another file`, 2);
+  }
+  if (!keep.workspace) return;
+  const root = await realTarget(path.resolve(keep.workspace));
+  const rel = path.relative(root, file);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return;
+  const first = rel.split(path.sep)[0]!;
+  const mlmd = (await readSettings(new WorkspaceLayout(root).settingsFile).catch(() => undefined))?.mlmd ?? 'mlmd';
+  if (OWN_FOLDERS.has(first) || OWN_FILES.has(rel) || rel === mlmd) {
+    throw new UserError(`--out ${out} would replace the workspace's own ${rel}; write the output elsewhere`, 2);
+  }
 }

@@ -48,7 +48,7 @@ export function registerExport(program: Command): void {
           throw new UserError(`${source} has no pipeline named "${chosen}"${names.size ? ` (it has: ${[...names].join(', ')})` : ''}`);
         }
         const payload = dumpToJsonMerged(stores, chosen);
-        if (f.out) await writeOutFile(f.out, payload);
+        if (f.out) await writeOutFile(f.out, payload, f.file ? { inputs: [f.file] } : { workspace: resolveWorkspaceDir(f.workspace) });
         else process.stdout.write(payload + '\n');
       } finally {
         for (const s of stores) s.close();

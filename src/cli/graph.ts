@@ -8,7 +8,7 @@ import { ModelSpecError, modelVersions, resolveModelSpec } from '../query/models
 import { nowNs } from '../query/time-spec.js';
 import { VERSION } from '../version.js';
 import { addSourceOptions, withView, type SourceFlags } from './models.js';
-import { writeOutFile } from './common.js';
+import { resolveWorkspaceDir, writeOutFile } from './common.js';
 
 type Format = 'mermaid' | 'dot' | 'html';
 
@@ -74,7 +74,7 @@ export function registerGraph(program: Command): void {
         process.stdout.write(text);
         return;
       }
-      const file = await writeOutFile(f.out, text);
+      const file = await writeOutFile(f.out, text, f.file ? { inputs: [f.file] } : { workspace: resolveWorkspaceDir(f.workspace) });
       process.stdout.write(`wrote ${format} lineage graph to ${file}\n`);
     });
 }
