@@ -77,6 +77,22 @@ test('closed executions are sealed into a segment once the live mlmd holds --seg
   assert.notEqual(plan.code, 0);
   assert.match(plan.stderr, /segment manifest .*000001.manifest\.json is not valid JSON.*cannot be pushed/);
   assert.equal(plan.stderr.trim().split('\n').length, 1, plan.stderr);
+  // a manifest that is gone altogether: the same, for every push target and for export
+  await fsp.rm(path.join(segDir, 'manifest.json'));
+  assert.deepEqual(JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout).unreadableSegments, ['000001']);
+  for (const args of [
+    ['push', '--to', `dir:${path.join(root, 'out')}`, '--no-seal'],
+    ['push', '--to', 'cmf-server', '--cmf-server', 'http://127.0.0.1:9', '--dry-run'],
+  ]) {
+    const r = await runCli([...args, '--workspace', ws]);
+    assert.equal(r.code, 70, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim(), `cmf-sage: segment folder ${segDir} has no manifest.json, so its lineage cannot be pushed; restore the folder from a backup, or move it out of ${path.dirname(segDir)}`);
+  }
+  for (const args of [['--all'], ['--segment', '1']]) {
+    const r = await runCli(['export', '--format', 'cmf-json', '--workspace', ws, ...args]);
+    assert.equal(r.code, 70, r.stderr);
+    assert.match(r.stderr, /segment folder\(s\) 000001 in .* have no readable manifest\.json, so their lineage cannot be exported/);
+  }
   await fsp.writeFile(path.join(segDir, 'manifest.json'), manifestText);
   assert.deepEqual(JSON.parse((await runCli(['status', '--workspace', ws, '--json'])).stdout).unreadableSegments, []);
 });

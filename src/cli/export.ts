@@ -7,6 +7,7 @@ import { openSnapshot } from '../query/snapshot.js';
 import { listSegments, loadSegmentMlmd } from '../recorder/segment.js';
 import { dumpToJsonMerged, pipelineNames } from '../server/payload.js';
 import { resolveWorkspaceDir, writeOutFile } from './common.js';
+import { segmentNames, segmentsDir } from '../workspace/segments.js';
 
 interface ExportFlags {
   format: 'cmf-json';
@@ -66,12 +67,17 @@ async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeli
   if (f.segment !== undefined) {
     const want = f.segment.trim();
     const seg = (await listSegments(ws)).find((s) => s.manifest.segment === want || (/^\d+$/.test(want) && Number(s.manifest.segment) === Number(want)));
-    if (!seg) throw new UserError(`no sealed segment "${want}" in ${ws}; "cmf-sage status" counts the segments`);
+    if (!seg) {
+      const folder = (await segmentNames(ws)).find((n) => /^\d+$/.test(want) && Number(n) === Number(want));
+      if (folder) throw damagedSegments(ws, [folder]);
+      throw new UserError(`no sealed segment "${want}" in ${ws}; "cmf-sage status" counts the segments`);
+    }
     return { stores: [await loadSegmentMlmd(seg.dir, 'exported')], pipeline: seg.manifest.pipeline, source: `segment ${seg.manifest.segment}` };
   }
   const snap = await openSnapshot(ws, f.mlmd);
   const stores: MlmdStore[] = [];
   try {
+    if (f.all && snap.unreadableSegments.length) throw damagedSegments(ws, snap.unreadableSegments);
     if (f.all) for (const seg of snap.segments) stores.push(await loadSegmentMlmd(seg.dir, 'exported'));
   } catch (err) {
     for (const s of stores) s.close();
@@ -80,4 +86,12 @@ async function openStores(f: ExportFlags): Promise<{ stores: MlmdStore[]; pipeli
   }
   stores.push(snap.store);
   return { stores, pipeline: snap.settings?.pipeline, source: snap.ws.mlmdFile };
+}
+
+/** Kept segment folders whose manifest cannot be read: exporting around them would leave their lineage out. */
+function damagedSegments(ws: string, names: string[]): UserError {
+  return new UserError(
+    `segment folder(s) ${names.join(', ')} in ${segmentsDir(ws)} have no readable manifest.json, so their lineage cannot be exported; restore them from a backup, or move them out of that folder`,
+    70,
+  );
 }

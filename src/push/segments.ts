@@ -29,9 +29,14 @@ export async function listSealedSegments(root: string): Promise<Segment[]> {
     try {
       text = await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8');
     } catch (err) {
-      // Sealing renames a complete folder into place, so a numbered folder
-      // without a manifest is not one of ours: leave it alone.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      // Sealing renames a complete folder into place and pruning moves it away whole, so a
+      // numbered folder without a manifest is damage: skipping it would lose its lineage quietly.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new UserError(
+          `segment folder ${dir} has no manifest.json, so its lineage cannot be pushed; restore the folder from a backup, or move it out of ${segmentsDir(root)}`,
+          70,
+        );
+      }
       throw err;
     }
     out.push({ id: name, dir, manifest: parseManifest(text, dir) });
