@@ -266,4 +266,17 @@ test('a workspace keeps its pipeline, stage and mlmd: another one is refused', a
   const r3 = await runCli(args.map((a) => (a === ws ? file : a)));
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /is not a folder/);
+  // a damaged workspace.json is named, never taken as "no settings yet" (which would let another pipeline in)
+  const settings = path.join(ws, '.cmf-sage', 'workspace.json');
+  const good = await fsp.readFile(settings, 'utf8');
+  await fsp.writeFile(settings, '{');
+  for (const cmd of [other, ['status', '--workspace', ws], ['push', '--workspace', ws, '--to', `dir:${root}`, '--dry-run'], ['push', '--workspace', ws, '--to', `dir:${root}`]]) {
+    const r = await runCli(cmd);
+    assert.equal(r.code, 2, `${cmd[0]}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(r.stderr.includes(`${settings} is damaged (it names the workspace's pipeline, stage and mlmd file); restore it from a backup`), r.stderr);
+  }
+  assert.equal(await fsp.readFile(settings, 'utf8'), '{', 'left as it was');
+  await fsp.writeFile(settings, good);
+  assert.equal((await runCli(['status', '--workspace', ws])).code, 0);
 });

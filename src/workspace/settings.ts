@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../fsutil/atomic.js';
+import { describeFsError, UserError } from '../errors.js';
 
 /** What `watch` was started with, so `status` and `push` need no flags. */
 export interface WorkspaceSettings {
@@ -9,12 +10,33 @@ export interface WorkspaceSettings {
   executionType: string;
 }
 
+/**
+ * The settings, or undefined for a workspace that has none yet. A file that
+ * is there but unreadable is refused: taken as absent, the next `watch` would
+ * bind the workspace to whatever pipeline it was given.
+ */
 export async function readSettings(file: string): Promise<WorkspaceSettings | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as WorkspaceSettings;
-  } catch {
-    return undefined;
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw describeFsError(err, `reading ${file}`);
   }
+  let s: unknown;
+  try {
+    s = JSON.parse(text);
+  } catch {
+    s = undefined;
+  }
+  const ok = (k: string) => typeof (s as Record<string, unknown> | null)?.[k] === 'string' && (s as Record<string, string>)[k] !== '';
+  if (!ok('pipeline') || !ok('stage') || !ok('mlmd')) {
+    throw new UserError(
+      `${file} is damaged (it names the workspace's pipeline, stage and mlmd file); restore it from a backup, or write it again as {"pipeline": "...", "stage": "...", "mlmd": "mlmd", "executionType": "..."} with the values watch was started with`,
+      2,
+    );
+  }
+  return s as WorkspaceSettings;
 }
 
 export async function writeSettings(file: string, s: WorkspaceSettings): Promise<void> {
