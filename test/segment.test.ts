@@ -154,8 +154,25 @@ test('push --dry-run lists the closed executions a real push would seal first, f
   assert.equal((await runCli(server)).stdout, `${line}\n`);
   const plan = JSON.parse((await runCli([...server, '--json'])).stdout);
   assert.deepEqual({ ...plan, segments: plan.segments.length }, { target: { kind: 'cmf-server', where: 'http://127.0.0.1:9' }, dryRun: true, toSeal: { executions: 1, results: 8 }, segments: 0 });
-  // the dry run wrote nothing; a real push seals and delivers it, and then there is nothing left
+  // a target that cannot work is refused before anything is sealed, in a dry run too
+  const file = path.join(root, 'a-file');
+  await fsp.writeFile(file, '');
+  for (const [to, message] of [
+    [`dir:${file}`, `--to dir:${file}: ${file} is a file, not a folder; give a folder`],
+    [`dir:${path.join(ws, 'out')}`, `--to dir:${path.join(ws, 'out')} is inside the workspace ${ws}, where archives would land among its own files; choose a folder outside it`],
+  ] as const) {
+    for (const dry of [[], ['--dry-run']]) {
+      const r = await runCli(['push', '--workspace', ws, '--to', to, ...dry]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim(), `cmf-sage: ${message}`);
+    }
+  }
+  const noApp = await runCli(['push', '--workspace', ws, '--to', 'waggle'], { env: { WAGGLE_APP_ID: '', WAGGLE_PLUGIN_UPLOAD_PATH: out } });
+  assert.equal(noApp.code, 2);
+  assert.match(noApp.stderr, /WAGGLE_APP_ID is not set/);
+  // the dry runs and refused pushes wrote nothing; a real push seals and delivers it, and then there is nothing left
   assert.deepEqual(await fsp.readdir(path.join(ws, '.cmf-sage', 'segments')).catch(() => []), []);
+  await assert.rejects(fsp.stat(path.join(ws, 'out')));
   assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${out}`])).code, 0);
   assert.equal((await fsp.readdir(out)).filter((n) => n.endsWith('.tar.gz')).length, 1);
   assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${out}`, '--dry-run'])).stdout, 'nothing to push (1 segment(s) already delivered to dir)\n');

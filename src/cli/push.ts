@@ -48,6 +48,8 @@ export function registerPush(program: Command): void {
       const root = resolveWorkspaceDir(f.workspace);
       if (f.to === 'cmf-server') return pushToCmfServer(root, f, logger);
       const target = resolveTarget(f.to);
+      await requireWorkspace(root);
+      await target.preflight(root); // before sealing: a push that cannot deliver changes nothing
       const run = async () => {
         // Closed executions still in the live mlmd go into a segment first (a running
         // watch is asked to do it), so a cron'd push delivers everything recorded so far.

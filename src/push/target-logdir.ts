@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { refuseFolder } from './target-dir.js';
 import type { TargetState } from './delivery-state.js';
 import { fsDeliveryError } from './errors.js';
 import { copyAtomic, fileHasLine } from './files.js';
@@ -33,6 +34,10 @@ export class LogdirTarget implements Target {
 
   private get ndjson(): string {
     return path.join(this.logdir, 'data.ndjson');
+  }
+
+  async preflight(root: string): Promise<void> {
+    await refuseFolder('logdir', this.logdir, root);
   }
 
   async check(): Promise<void> {

@@ -51,6 +51,11 @@ export class WaggleTarget implements Target {
     this.where = `${this.uploadRoot} + amqp://${amqp.host}:${amqp.port} exchange ${amqp.exchange}`;
   }
 
+  async preflight(): Promise<void> {
+    await this.check();
+  }
+
+  /** Read-only: the node's upload folder and the pod's app id. */
   async check(): Promise<void> {
     const st = await fsp.stat(this.uploadRoot).catch(() => undefined);
     if (!st?.isDirectory()) {

@@ -23,7 +23,13 @@ export interface Target {
   readonly key: string;
   /** For people: where things go. */
   readonly where: string;
-  /** Fail early, before anything is written, when delivery cannot work. */
+  /**
+   * Read-only: refuse, before push seals or writes anything (and in a dry
+   * run), what cannot work: a missing upload path or app id, a target that
+   * is a file or lies inside the workspace `root`.
+   */
+  preflight(root: string): Promise<void>;
+  /** Fail early, before anything is written, when delivery cannot work; may create the target's folders. */
   check(): Promise<void>;
   /** Where this segment's upload lands (stored in the prepared state). */
   locationFor(ts: bigint, sha1: string, archive: string): string;
