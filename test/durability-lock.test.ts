@@ -70,7 +70,7 @@ test('a second push refuses at once (exit 3), naming the running one, for every 
       const r = await runCli(['push', '--workspace', ws, ...target]);
       assert.equal(r.code, 3, r.stderr);
       assert.ok(Date.now() - t < 10_000, 'not waited for');
-      assert.equal(r.stderr.trim(), `cmf-sage: another push is running on this workspace (pid ${holder.pid}, started ${JSON.parse(await fsp.readFile(path.join(ws, '.cmf-sage', 'push.lock'), 'utf8')).started}); it delivers what is sealed, so nothing is left for this one`);
+      assert.equal(r.stderr.trim(), `cmf-sage: another push is running on this workspace (pid ${holder.pid}, started ${JSON.parse(await fsp.readFile(path.join(ws, '.cmf-sage', 'push.lock'), 'utf8')).started}); let it finish, then run this one again`);
     }
     assert.equal((await runCli(['push', '--workspace', ws, '--to', `dir:${path.join(root, 'out')}`, '--dry-run'])).code, 0);
   } finally {

@@ -203,10 +203,14 @@ test('bad input: one clear line, exit 2, nothing touched', async () => {
   const noModel = await runCli([...base, '--model', path.join(root, 'missing.onnx'), '--results', logdir]);
   assert.equal(noModel.code, 2);
   assert.match(noModel.stderr, /model file .*missing\.onnx does not exist/);
+  // a message quoting a name with control characters stays one line, the characters visible
+  const odd = await runCli(['results', '--file', path.join(root, 'x\u001b[2Jy\nz.db')]);
+  assert.equal(odd.code, 2);
+  assert.equal(odd.stderr, `cmf-sage: ${path.join(root, 'x\\u001b[2Jy z.db')} does not exist; pass an MLMD (SQLite) file\n`); // (this message already folds newlines)
   const badLevel = await runCli([...base, '--model', model, '--results', logdir], { env: { CMF_SAGE_LOG_LEVEL: 'bogus' } });
   assert.equal(badLevel.code, 2);
   assert.equal(badLevel.stderr.trim(), 'cmf-sage: CMF_SAGE_LOG_LEVEL="bogus" is not a log level: use one of trace, debug, info, warn, error, fatal or silent');
-  for (const [name, why] of [['.git', 'also names the git branch'], ['mlmd.lock', 'also names the git branch'], ['HEAD', 'also names the git branch'], ['results', "workspace's own results folder"]]) {
+  for (const [name, why] of [['.git', 'also names the git branch'], ['mlmd.lock', 'also names the git branch'], ['HEAD', 'also names the git branch'], ['-x', 'also names the git branch'], ['x..y', 'also names the git branch'], ['results', "workspace's own results folder"]]) {
     const r = await runCli([...base, '--model', model, '--results', logdir, '--mlmd', name!]);
     assert.equal(r.code, 2, name);
     assert.ok(r.stderr.includes(`--mlmd "${name}" ${why === 'also names the git branch' ? why : `is the name of the ${why}`}`), r.stderr);

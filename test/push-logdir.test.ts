@@ -175,7 +175,7 @@ test('a target that cannot be chosen, a workspace that is not one: one line, exi
   const t = await recordFixture('pywaggle-binary');
   const none = await runCli(['push', '--workspace', t.ws], { env: { PYWAGGLE_LOG_DIR: '', WAGGLE_PLUGIN_UPLOAD_PATH: '' } });
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /^cmf-sage: no delivery target: pass --to waggle\|logdir\|dir:PATH/m);
+  assert.match(none.stderr, /^cmf-sage: no delivery target: pass --to waggle\|logdir\|dir:PATH\|cmf-server,/m);
   const bad = await runCli(['push', '--workspace', t.ws, '--to', 'ftp://x']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--to "ftp:\/\/x" is not a target: use waggle, logdir, dir:PATH or cmf-server$/m);

@@ -236,7 +236,7 @@ test('lineage of an unknown target: exit 1 and one line on stderr', async () => 
     assert.equal(r.code, 1, target);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^cmf-sage: "${target.replace(/[.]/g, '\\.')}": no result, measurement, md5 or path matches it`));
+    assert.match(r.stderr, new RegExp(`^cmf-sage: "${target.replace(/[.]/g, '\\.')}": no result, measurement, md5, sha1 or path matches it; "cmf-sage results" lists the keys that do`));
   }
   const model = await runCli(['lineage', '--workspace', w.ws, w.v2]);
   assert.equal(model.code, 1);

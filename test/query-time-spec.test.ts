@@ -14,6 +14,7 @@ test('ISO 8601: zone, no zone (= UTC), fractions to the nanosecond, date only', 
   assert.equal(parseTimeSpec('2026-12-03T15:34:40.5Z', NOW), 1796312080500000000n);
   assert.equal(parseTimeSpec('2026-12-03T15:34Z', NOW), 1796312040000000000n);
   assert.equal(parseTimeSpec('2026-12-03', NOW), 1796256000000000000n);
+  assert.equal(parseTimeSpec('2026-12-03t15:34:40.879783945z', NOW), 1796312080879783945n); // RFC 3339 allows lower case
   assert.equal(parseTimeSpec('1970-01-01T00:00:00Z', NOW), 0n);
 });
 

@@ -139,7 +139,7 @@ test('time order equals a stable sort, for runs that overlap, do not overlap, or
 });
 
 test('printable: control characters and bidirectional overrides become visible escapes; other text is kept', async () => {
-  const { printable } = await import('../src/query/printable.js');
+  const { printable } = await import('../src/util/printable.js');
   assert.equal(printable('frame.jpg'), 'frame.jpg');
   assert.equal(printable('a\nb\tc\rd'), 'a\\nb\\tc\\rd');
   assert.equal(printable('\u001b[2Jgone'), '\\u001b[2Jgone');

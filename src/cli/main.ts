@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeFsError, UserError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { printable } from '../util/printable.js';
 
 /**
  * Each command's module, loaded only when that command runs: loading them all
@@ -61,7 +62,8 @@ function exitCodeFor(err: unknown): number {
     return 2;
   }
   if (err instanceof UserError) {
-    process.stderr.write(`cmf-sage: ${err.message}\n`);
+    // Messages quote files, servers and plugin output: their control characters stay visible and on one line.
+    process.stderr.write(`cmf-sage: ${printable(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;

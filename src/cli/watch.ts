@@ -102,7 +102,7 @@ async function watchCommand(f: WatchFlags): Promise<void> {
   }
   // Checked before anything is created: the name is a file in the workspace root and a branch.
   if (!isValidBranchName(f.mlmd) || f.mlmd === 'HEAD') {
-    throw new UserError(`--mlmd "${f.mlmd}" also names the git branch of the work, and git takes no branch named HEAD, starting with "." or ending in ".lock"; choose another name, e.g. mlmd`);
+    throw new UserError(`--mlmd "${f.mlmd}" also names the git branch of the work, and git does not take it as a branch name (none is HEAD, starts with "." or "-", holds "..", or ends in ".lock"); choose another name, e.g. mlmd`);
   }
   if (WORKSPACE_ENTRIES.has(f.mlmd)) {
     throw new UserError(`--mlmd "${f.mlmd}" is the name of the workspace's own ${f.mlmd} folder; choose another name, e.g. mlmd`);

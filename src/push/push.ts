@@ -153,7 +153,7 @@ export async function requireWorkspace(root: string): Promise<void> {
 export async function withPushLock<T>(root: string, logger: Logger, fn: () => Promise<T>): Promise<T> {
   await requireWorkspace(path.resolve(root));
   const lock = new WorkspaceLock(path.join(path.resolve(root), '.cmf-sage', 'push.lock'), logger);
-  await lock.acquire('push', 0, (other) => `another push is running on this workspace (pid ${other.pid}, started ${other.started}); it delivers what is sealed, so nothing is left for this one`);
+  await lock.acquire('push', 0, (other) => `another push is running on this workspace (pid ${other.pid}, started ${other.started}); let it finish, then run this one again`);
   try {
     return await fn();
   } finally {

@@ -33,7 +33,7 @@ export function resolveTarget(to: string | undefined, o: TargetOptions = {}): Ta
     else if (env.PYWAGGLE_LOG_DIR) kind = 'logdir';
     else {
       throw new UserError(
-        'no delivery target: pass --to waggle|logdir|dir:PATH, or set WAGGLE_PLUGIN_UPLOAD_PATH (node) or PYWAGGLE_LOG_DIR (log-dir mode)',
+        'no delivery target: pass --to waggle|logdir|dir:PATH|cmf-server, or set WAGGLE_PLUGIN_UPLOAD_PATH (node) or PYWAGGLE_LOG_DIR (log-dir mode)',
         2,
       );
     }

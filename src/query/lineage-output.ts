@@ -1,7 +1,7 @@
 import { isoFromNs } from '../sources/timestamp.js';
 import type { LineageReport } from './lineage.js';
 import { jsonValue } from './reader.js';
-import { printable } from './printable.js';
+import { printable } from '../util/printable.js';
 
 /** `lineage --json`: one object; ns values are strings (int64 does not fit a JSON number). */
 export function lineageJson(rep: LineageReport): Record<string, unknown> {

@@ -113,7 +113,7 @@ export async function traceLineage(view: LineageView, text: string, o: TraceOpti
   if (!links.length) {
     const why = notResults.length
       ? `it is ${[...new Set(notResults)].join('; ')}: lineage starts from a result or measurement (a Dataset or Metrics artifact an execution output)`
-      : 'no result, measurement, md5 or path matches it';
+      : 'no result, measurement, md5, sha1 or path matches it; "cmf-sage results" lists the keys that do';
     throw new TargetNotFoundError(`"${text}": ${why}`);
   }
   links.sort((a, b) => (a.row.timestampNs < b.row.timestampNs ? -1 : a.row.timestampNs > b.row.timestampNs ? 1 : 0));

@@ -4,7 +4,7 @@ import { jsonValue } from './reader.js';
 import type { ModelVersion } from './models.js';
 import type { ResultFilter, ResultRow } from './results.js';
 import { formatTable } from './table.js';
-import { printable } from './printable.js';
+import { printable } from '../util/printable.js';
 import { TextRows, type RenderedRows } from './text-rows.js';
 
 /** Column order of --csv and of each JSON row. */

@@ -2,7 +2,7 @@ import type { Database } from 'sql.js';
 import { EventType } from '../mlmd/index.js';
 import type { Snapshot } from './snapshot.js';
 import type { PushStatus } from '../push/index.js';
-import { printable } from './printable.js';
+import { printable } from '../util/printable.js';
 
 export interface ModelSummary {
   md5: string;

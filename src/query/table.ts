@@ -1,6 +1,6 @@
 /** Aligned plain-text tables for people: columns padded to their widest cell. */
 
-import { printable } from './printable.js';
+import { printable } from '../util/printable.js';
 
 export interface Column {
   header: string;

@@ -27,7 +27,7 @@ const UNIT_NS: Record<string, bigint> = {
 
 const RELATIVE_RE = /^-(\d+)(?:\.(\d{1,9}))?(s|m|h|d|w)$/;
 const ISO_RE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 /** ISO 8601's reduced precision: a year, or a year and month (UTC). */
 const YEAR_MONTH_RE = /^(\d{4})(?:-(\d{2}))?$/;
 

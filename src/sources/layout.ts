@@ -12,13 +12,13 @@ export function resultWorkspacePath(tsNs: bigint, name: string): string {
 }
 
 /**
- * A file name that is safe inside the workspace: no path separators or `:` (cmflib splits names on it), no NUL or
- * newlines (they break .dvc YAML and git), never `.`/`..` or a leading dot, and `<name>.dvc` within NAME_MAX
+ * A file name that is safe inside the workspace: no path separators or `:` (cmflib splits names on it), no NUL,
+ * newlines or other control characters (they break .dvc YAML and git) nor bidirectional overrides, never `.`/`..` or a leading dot, and `<name>.dvc` within NAME_MAX
  * (255 bytes). A name that had to change carries `~` and a hash of the original before its extension, so two
  * names made safe alike (`a\nb.txt`, `a_b.txt`) keep two pointers.
  */
 export function safeName(name: string): string {
-  let s = name.replace(/[\/\\:\u0000-\u001f\u007f]/g, '_');
+  let s = name.replace(/[\/\\:\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '_');
   if (s === '' || s === '.' || s === '..') s = `_${s}`;
   if (s.startsWith('.')) s = `_${s.slice(1)}`;
   if (s.endsWith('.dvc')) s = `${s}_`;
