@@ -109,6 +109,10 @@ test('results --model latest / previous / md5 prefix / path', async () => {
   // a path names every version recorded under it
   const byPath = await json(['results', '--workspace', w.ws, '--model', 'models/model.bin']);
   assert.equal(byPath.count, 14);
+  // … and so does the plugin's own model file, also when older versions are only in kept segments
+  assert.equal((await json(['results', '--workspace', w.ws, '--model', path.join(w.root, 'model.bin')])).count, 14);
+  const seg = await segmentedWorkspace();
+  assert.equal((await json(['results', '--workspace', seg.ws, '--model', path.join(seg.root, 'model.bin')])).count, 14);
 
   const unknown = await runCli(['results', '--workspace', w.ws, '--model', 'ffffffffffff']);
   assert.equal(unknown.code, 1);

@@ -155,9 +155,11 @@ export function resolveModelSpec(spec: string, versions: ModelVersion[], executi
   }
   const byPath = versions.filter((v) => v.paths.includes(spec));
   if (byPath.length) return byPath.map((v) => v.md5);
+  // The plugin's own model file: every version recorded under the workspace path(s) it was
+  // recorded as (older versions, e.g. known from segment summaries only, may not say their source).
   const abs = path.resolve(spec);
-  const bySource = versions.filter((v) => v.sourcePath === abs);
-  if (bySource.length) return bySource.map((v) => v.md5);
+  const under = new Set(versions.filter((v) => v.sourcePath === abs).flatMap((v) => v.paths));
+  if (under.size) return versions.filter((v) => v.paths.some((p) => under.has(p))).map((v) => v.md5);
   const byBase = versions.filter((v) => v.paths.some((p) => path.posix.basename(p) === spec));
   if (byBase.length) return byBase.map((v) => v.md5);
   const short = /^[0-9a-f]{1,5}$/i.test(spec) ? '; an md5 prefix needs at least 6 hex digits' : '';
