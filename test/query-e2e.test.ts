@@ -111,8 +111,9 @@ test('results --model latest / previous / md5 prefix / path', async () => {
   assert.equal(byPath.count, 14);
   // … and so does the plugin's own model file, also when older versions are only in kept segments
   assert.equal((await json(['results', '--workspace', w.ws, '--model', path.join(w.root, 'model.bin')])).count, 14);
-  const seg = await segmentedWorkspace();
-  assert.equal((await json(['results', '--workspace', seg.ws, '--model', path.join(seg.root, 'model.bin')])).count, 14);
+  // (8-result segments: the first version is sealed, the newer two are still in the live mlmd)
+  const part = await recordModelChangedTwice(['--segment-results', '8']);
+  assert.equal((await json(['results', '--workspace', part.ws, '--model', path.join(part.root, 'model.bin')])).count, 14);
 
   const unknown = await runCli(['results', '--workspace', w.ws, '--model', 'ffffffffffff']);
   assert.equal(unknown.code, 1);
