@@ -184,6 +184,9 @@ test('a target that cannot be chosen, a workspace that is not one: one line, exi
     assert.equal(notWs.code, 2, to.join(' '));
     assert.equal(notWs.stderr.trim(), `cmf-sage: ${t.logdir} is not a cmf-sage workspace (no .cmf-sage/); pass --workspace or run watch first`);
   }
+  const misplaced = await runCli(['push', '--workspace', t.ws, '--to', `dir:${path.join(t.root, 'o')}`, '--git', '--token-file', 'x']);
+  assert.equal(misplaced.code, 2);
+  assert.equal(misplaced.stderr.trim(), 'cmf-sage: --git, --token-file only apply to --to cmf-server; drop them or pass --to cmf-server');
   const empty = await runCli(['push', '--workspace', t.ws, '--to', `dir:${path.join(t.root, 'o')}`, '--no-seal']);
   assert.equal(empty.code, 0, empty.stderr);
   assert.match(empty.stdout, /nothing to push \(0 segment\(s\) already delivered to dir\)/);

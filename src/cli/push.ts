@@ -1,4 +1,5 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
+import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { sealForPush } from '../recorder/offline.js';
 import { formatSealPreview, previewSeal, push, requireWorkspace, resolveTarget, withPushLock, type KeepCache, type PushSummary } from '../push/index.js';
@@ -47,6 +48,8 @@ export function registerPush(program: Command): void {
       const logger = createLogger();
       const root = resolveWorkspaceDir(f.workspace);
       if (f.to === 'cmf-server') return pushToCmfServer(root, f, logger);
+      const serverOnly = [f.cmfServer !== undefined && '--cmf-server', f.git && '--git', f.tokenFile !== undefined && '--token-file'].filter(Boolean);
+      if (serverOnly.length) throw new UserError(`${serverOnly.join(', ')} only apply to --to cmf-server; drop ${serverOnly.length > 1 ? 'them' : 'it'} or pass --to cmf-server`, 2);
       const target = resolveTarget(f.to);
       await requireWorkspace(root);
       await target.preflight(root); // before sealing: a push that cannot deliver changes nothing
