@@ -1,6 +1,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, tempPathFor } from '../fsutil/atomic.js';
+import { UserError } from '../errors.js';
 
 /** fsync a file by name (after a copy whose handle is gone). */
 export async function fsyncFile(file: string): Promise<void> {
@@ -65,5 +66,19 @@ export async function fileHasLine(file: string, line: string): Promise<boolean> 
     }
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * A delivery folder must be one: not a file, and not inside the workspace,
+ * where an archive would land in its git work tree (or among its segments).
+ */
+export async function refuseFolder(target: string, dir: string, root: string): Promise<void> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UserError(`--to ${target}: ${dir} is a file, not a folder; give a folder`, 2);
+  const real = async (p: string) => fsp.realpath(p).catch(() => path.resolve(p));
+  const rel = path.relative(await real(root), st ? await real(dir) : path.resolve(dir));
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+    throw new UserError(`--to ${target} is inside the workspace ${root}, where archives would land among its own files; choose a folder outside it`, 2);
   }
 }

@@ -1,9 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.js';
 import type { TargetState } from './delivery-state.js';
 import { fsDeliveryError } from './errors.js';
-import { copyAtomic } from './files.js';
+import { copyAtomic, refuseFolder } from './files.js';
 import type { DeliveryContext, Target } from './target.js';
 
 /**
@@ -57,16 +56,3 @@ export class DirTarget implements Target {
   async close(): Promise<void> {}
 }
 
-/**
- * A delivery folder must be one: not a file, and not inside the workspace,
- * where an archive would land in its git work tree (or among its segments).
- */
-export async function refuseFolder(target: string, dir: string, root: string): Promise<void> {
-  const st = await fsp.stat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new UserError(`--to ${target}: ${dir} is a file, not a folder; give a folder`, 2);
-  const real = async (p: string) => fsp.realpath(p).catch(() => path.resolve(p));
-  const rel = path.relative(await real(root), st ? await real(dir) : path.resolve(dir));
-  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-    throw new UserError(`--to ${target} is inside the workspace ${root}, where archives would land among its own files; choose a folder outside it`, 2);
-  }
-}

@@ -1,9 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { refuseFolder } from './target-dir.js';
 import type { TargetState } from './delivery-state.js';
 import { fsDeliveryError } from './errors.js';
-import { copyAtomic, fileHasLine } from './files.js';
+import { copyAtomic, fileHasLine, refuseFolder } from './files.js';
 import { logdirUploadLine } from './wagglemsg.js';
 import type { DeliveryContext, Target } from './target.js';
 import { fsyncDir } from '../fsutil/atomic.js';
