@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, UserError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
+import { inside, realTarget } from '../fsutil/paths.js';
 import { WorkspaceLayout } from '../workspace/layout.js';
 import { readSettings } from '../workspace/settings.js';
 
@@ -20,8 +21,7 @@ export function resolveWorkspaceDir(flag: string | undefined): string {
  */
 export async function writeOutFile(out: string, text: string, keep: OutGuard = {}): Promise<string> {
   if (out.trim() === '') throw new UserError('--out needs a file name', 2);
-  const given = path.resolve(out);
-  const file = await realTarget(given);
+  const file = await realTarget(out);
   await refuseOwnFiles(out, file, keep);
   const st = await fsp.stat(file).catch(() => undefined);
   if (st?.isDirectory()) throw new UserError(`--out ${out}: ${file} is a folder; give a file name in it`, 2);
@@ -54,26 +54,18 @@ export interface OutGuard {
   workspace?: string;
 }
 
-/** Where a write to `p` lands: through symbolic links, also a dangling one (its target is created). */
-async function realTarget(p: string): Promise<string> {
-  const real = await fsp.realpath(p).catch(() => undefined);
-  if (real) return real;
-  const link = await fsp.readlink(p).catch(() => undefined);
-  return link === undefined ? p : realTarget(path.resolve(path.dirname(p), link));
-}
-
 /** A workspace's own folders, and its files at the root besides the mlmd. */
 const OWN_FOLDERS = new Set(['.git', '.dvc', '.cmf-sage', 'models', 'results']);
 const OWN_FILES = new Set(['.cmfconfig', '.gitignore', '.dvcignore']);
 
 async function refuseOwnFiles(out: string, file: string, keep: OutGuard): Promise<void> {
   for (const input of keep.inputs ?? []) {
-    if ((await realTarget(path.resolve(input))) === file) throw new UserError(`--out ${out} is the file this command reads; write to another file`, 2);
+    if ((await realTarget(input)) === file) throw new UserError(`--out ${out} is the file this command reads; write to another file`, 2);
   }
   if (!keep.workspace) return;
-  const root = await realTarget(path.resolve(keep.workspace));
-  const rel = path.relative(root, file);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return;
+  const root = await realTarget(keep.workspace);
+  const rel = inside(root, file);
+  if (!rel) return;
   const first = rel.split(path.sep)[0]!;
   const mlmd = (await readSettings(new WorkspaceLayout(root).settingsFile).catch(() => undefined))?.mlmd ?? 'mlmd';
   if (OWN_FOLDERS.has(first) || OWN_FILES.has(rel) || rel === mlmd) {

@@ -1,6 +1,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, tempPathFor } from '../fsutil/atomic.js';
+import { inside, realTarget } from '../fsutil/paths.js';
 import { UserError } from '../errors.js';
 
 /** fsync a file by name (after a copy whose handle is gone). */
@@ -76,9 +77,7 @@ export async function fileHasLine(file: string, line: string): Promise<boolean> 
 export async function refuseFolder(target: string, dir: string, root: string): Promise<void> {
   const st = await fsp.stat(dir).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UserError(`--to ${target}: ${dir} is a file, not a folder; give a folder`, 2);
-  const real = async (p: string) => fsp.realpath(p).catch(() => path.resolve(p));
-  const rel = path.relative(await real(root), st ? await real(dir) : path.resolve(dir));
-  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+  if (inside(await realTarget(root), await realTarget(dir)) !== undefined) {
     throw new UserError(`--to ${target} is inside the workspace ${root}, where archives would land among its own files; choose a folder outside it`, 2);
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ExecutionState, type Value } from '../mlmd/index.js';
 import { DATASET_TYPE, METRICS_TYPE, MODEL_TYPE } from '../cmf/names.js';
 import { parsePointer } from '../dvc/index.js';
+import { inside } from '../fsutil/paths.js';
 import { parseUploadName } from '../sources/timestamp.js';
 import type { ExecutionFact } from './executions.js';
 import { idList, jsonValue, pathOfName, textOf, type MlmdReader } from './reader.js';
@@ -200,9 +201,8 @@ function bySha1(r: MlmdReader, sha1: string, ids: Set<number>): void {
 /** A path inside the workspace, relative to it (the form artifact names use). */
 function workspacePath(p: string, workspace: string | undefined): string {
   if (!workspace) return p;
-  const abs = path.resolve(p);
-  const rel = path.relative(workspace, abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : p;
+  const rel = inside(workspace, p);
+  return rel ? rel.split(path.sep).join('/') : p;
 }
 
 /** The md5 a path stands for: the md5 in a `.dvc` pointer, or the content of an existing file. */
