@@ -135,7 +135,8 @@ export async function buildCmflibMlmd(file: string): Promise<void> {
     // Evaluate #2: the same model bytes as a second Model artifact (one uri, another name), still open
     const e4 = execution(evaluate, 'Evaluate', '4efa7676-76f6-11ee-9600-5b8c6d427e3f', ExecutionState.RUNNING);
     model(evaluate, e4, M1, EventType.INPUT, e4);
-    dataset(evaluate, e4, 'artifacts/scores 2, "final".json', SCORES2, EventType.OUTPUT);
+    // (a `:` in its path: the name `<path>:<md5>` is cut at the md5, not at the first `:`)
+    dataset(evaluate, e4, 'artifacts/run:2/scores 2, "final".json', SCORES2, EventType.OUTPUT);
 
     // Evaluate #3, the most recent: another model version; state never set (NULL)
     const e5 = execution(evaluate, 'Evaluate', '5ffa7676-76f6-11ee-9600-5b8c6d427e3f', undefined);
@@ -189,7 +190,7 @@ test('cmflib file: results say which fields are missing instead of inventing the
     [
       ['result', 'scores.json', SCORES, 'artifacts/scores.json', null, nsOf(T0 + 15_000)],
       ['measurement', 'metrics', null, null, null, nsOf(T0 + 16_000)],
-      ['result', 'scores 2, "final".json', SCORES2, 'artifacts/scores 2, "final".json', null, nsOf(T0 + 19_000)],
+      ['result', 'scores 2, "final".json', SCORES2, 'artifacts/run:2/scores 2, "final".json', null, nsOf(T0 + 19_000)],
     ],
   );
   assert.deepEqual(rows[0].missing, ['timestamp_ns', 'upload_key', 'filename', 'sha1']);

@@ -159,7 +159,7 @@ test('results --csv is RFC 4180 that Python reads back exactly', async () => {
   const w = await workspace();
   const text = await cli(['results', '--workspace', w.ws, '--model', 'latest', '--csv']);
   assert.ok(text.includes('\r\n'));
-  assert.ok(text.includes(`"${T_V3}-det, ""best"".json"`));
+  assert.ok(text.includes(`"${T_V3}-det, ""best"" 12:00.json"`));
   const rows = JSON.parse(
     await python('import csv,io,sys,json; print(json.dumps(list(csv.DictReader(io.StringIO(sys.argv[1], newline="")))))', text),
   ) as Record<string, string>[];
@@ -171,6 +171,8 @@ test('results --csv is RFC 4180 that Python reads back exactly', async () => {
   assert.equal(awkward.key, `${T_V3}-${AWKWARD}`);
   assert.equal(awkward.timestamp_ns, T_V3);
   assert.equal(awkward.model_md5, w.v3);
+  // The workspace copy's name is made safe for git and DVC (`:` replaced, a hash added to stay unique).
+  assert.match(path.posix.basename(awkward.path), new RegExp(`^${T_V3}-det, "best" 12_00~[0-9a-f]{10}\\.json$`));
   assert.equal(rows.find((r) => r.name === 'env.smoke.note')!.value, MULTILINE);
   assert.equal(rows.find((r) => r.name === 'env.smoke.certainty')!.value_type, 'double');
 });

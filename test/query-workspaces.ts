@@ -11,7 +11,8 @@ export const V2 = path.join(FIXTURES, 'model', 'smoke-model-v2.bin');
 
 export const T_V2 = '1796312099000000001'; // the one upload while v2 was loaded
 export const T_V3 = '1796312100000000002'; // uploads while v3 was loaded
-export const AWKWARD = 'det, "best".json';
+/** Quotes and commas for CSV; a `:` so a path is not cut at the first one (Datasets are named `<path>:<md5>`). */
+export const AWKWARD = 'det, "best" 12:00.json';
 export const MULTILINE = 'first, "quoted"\nsecond line';
 
 export interface Recorded {
