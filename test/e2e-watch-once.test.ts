@@ -191,6 +191,22 @@ test('a plain results folder (dir mode): every file once, with names kept', asyn
   assert.match((await runCli(args)).stdout, /recorded 0 result/);
 });
 
+test('an empty results folder: nothing recorded, and status says there is no model version yet', async () => {
+  const root = await tempDir('e2e-empty-');
+  const results = path.join(root, 'results');
+  await fsp.mkdir(results);
+  const model = path.join(root, 'model.bin');
+  await fsp.copyFile(path.join(FIXTURES, 'model', 'smoke-model-v1.bin'), model);
+  const ws = path.join(root, 'ws');
+  const run = await runCli(['watch', '--once', '--pipeline', 'p', '--model', model, '--results', results, '--workspace', ws]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /recorded 0 result\(s\)/);
+  const st = await runCli(['status', '--workspace', ws]);
+  assert.equal(st.code, 0, st.stderr);
+  // the versions' column header only above versions
+  assert.ok(st.stdout.endsWith('model versions (newest first):\n  (none)\n'), st.stdout);
+});
+
 test('bad input: one clear line, exit 2, nothing touched', async () => {
   const { root, model, ws, logdir } = await setup('pywaggle-binary');
   const base = ['watch', '--once', '--pipeline', 'smoke', '--workspace', ws];
@@ -270,6 +286,15 @@ test('a workspace keeps its pipeline, stage and mlmd: another one is refused', a
   const r3 = await runCli(args.map((a) => (a === ws ? file : a)));
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /is not a folder/);
+  // the commands that read a workspace say the same, in one line, exit 2 (not a disk error's 74)
+  for (const cmd of ['status', 'models', 'results', 'graph']) {
+    const r = await runCli([cmd, '--workspace', file]);
+    assert.equal(r.code, 2, `${cmd}: ${r.stderr}`);
+    assert.equal(r.stderr.trim(), `cmf-sage: workspace ${file} is not a folder; pass the workspace folder with --workspace`, cmd);
+  }
+  const inFile = await runCli(['lineage', '--workspace', path.join(file, 'sub'), 'x']);
+  assert.equal(inFile.code, 2, inFile.stderr);
+  assert.match(inFile.stderr, /^cmf-sage: workspace .*a-file\/sub is not a folder; pass the workspace folder with --workspace\n$/);
   // a damaged workspace.json is named, never taken as "no settings yet" (which would let another pipeline in)
   const settings = path.join(ws, '.cmf-sage', 'workspace.json');
   const good = await fsp.readFile(settings, 'utf8');

@@ -248,6 +248,10 @@ test('lineage of an unknown target: exit 1 and one line on stderr', async () => 
   const model = await runCli(['lineage', '--workspace', w.ws, w.v2]);
   assert.equal(model.code, 1);
   assert.match(model.stderr, new RegExp(`model version ${w.v2} \\(models/model.bin; see "cmf-sage results --model ${w.v2}"\\)`));
+  // no target at all is bad input (exit 2), not an unknown one
+  const empty = await runCli(['lineage', '--workspace', w.ws, ' ']);
+  assert.equal(empty.code, 2);
+  assert.equal(empty.stderr, 'cmf-sage: lineage needs a TARGET: a result file path, an md5, a <ts_ns>-<filename> key or a storage URL ending in one\n');
 });
 
 test('graph: mermaid and dot name every model version with its result count', async () => {

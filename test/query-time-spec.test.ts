@@ -27,7 +27,9 @@ test('ISO 8601 reduced precision: a year or a year and month is its first instan
 
 test('integers that are not epoch nanoseconds (seconds, ms) and times outside 1970..int64 are refused', () => {
   assert.throws(() => parseTimeSpec('1796312077', NOW), /"1796312077" is too short for epoch nanoseconds \(19 digits.*\); for epoch seconds write 1796312077000000000$/);
-  for (const bad of ['12', '20261', '1796312077000', '1796312077000000']) assert.throws(() => parseTimeSpec(bad, NOW), /too short for epoch nanoseconds/, bad);
+  assert.throws(() => parseTimeSpec('1796312077000', NOW), /; for epoch milliseconds write 1796312077000000000$/);
+  assert.throws(() => parseTimeSpec('1796312077000000', NOW), /; for epoch microseconds write 1796312077000000000$/);
+  for (const bad of ['12', '20261']) assert.throws(() => parseTimeSpec(bad, NOW), /too short for epoch nanoseconds \(19 digits, e\.g\. \d+\)$/, bad);
   assert.throws(() => parseTimeSpec('99999999999999999999999', NOW), /beyond the 64-bit nanosecond range/);
   assert.equal(parseTimeSpec('9223372036854775807', NOW), (1n << 63n) - 1n);
   assert.throws(() => parseTimeSpec('-99999999d', NOW), /before 1970/);

@@ -15,6 +15,7 @@ export function registerLineage(program: Command): void {
     .option('--json', JSON_HELP)
     .addHelpText('after', '\nExit codes: 0 found, 1 nothing recorded matches TARGET, 2 bad input (e.g. not an MLMD file).')
     .action(async (target: string, f: SourceFlags & { json?: boolean }) => {
+      if (target.trim() === '') throw new UserError('lineage needs a TARGET: a result file path, an md5, a <ts_ns>-<filename> key or a storage URL ending in one', 2);
       await withView(f, false, async (view) => {
         let rep;
         try {

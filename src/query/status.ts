@@ -134,7 +134,10 @@ export function formatStatus(r: StatusReport & { push?: PushStatus }): string {
     for (const x of p.inProgress) lines.push(`            ${x.segment} to ${x.target}: ${x.phase} (not confirmed yet)`);
   }
   lines.push('', 'model versions (newest first):');
-  if (r.models.length === 0) lines.push('  (none)');
+  if (r.models.length === 0) {
+    lines.push('  (none)');
+    return lines.join('\n') + '\n';
+  }
   const paths = r.models.map((m) => printable(m.path));
   const w = Math.max(4, ...paths.map((p) => p.length));
   lines.push(`  ${'md5'.padEnd(32)}  ${'path'.padEnd(w)}  results`);

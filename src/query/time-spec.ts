@@ -43,6 +43,8 @@ export function parseTimeSpec(text: string, nowNs: bigint): bigint {
 }
 
 const INT64_MAX = (1n << 63n) - 1n;
+/** Digits of an epoch time in coarser units today, and the zeros that make it ns. */
+const SCALED: Record<number, [string, string]> = { 10: ['seconds', '000000000'], 13: ['milliseconds', '000000'], 16: ['microseconds', '000'] };
 
 function parse(t: string, nowNs: bigint): bigint | undefined {
   const ym = YEAR_MONTH_RE.exec(t);
@@ -51,7 +53,7 @@ function parse(t: string, nowNs: bigint): bigint | undefined {
     // Epoch nanoseconds have 19 digits today; 10, 13 or 16 are seconds, ms or µs typed by mistake.
     if (t.length >= 18 || /^0+$/.test(t)) return BigInt(t);
     throw new TimeSpecError(
-      `"${t}" is too short for epoch nanoseconds (19 digits, e.g. 1796312080879783945)${t.length === 10 ? `; for epoch seconds write ${t}000000000` : ''}`,
+      `"${t}" is too short for epoch nanoseconds (19 digits, e.g. 1796312080879783945)${SCALED[t.length] ? `; for epoch ${SCALED[t.length]![0]} write ${t}${SCALED[t.length]![1]}` : ''}`,
     );
   }
   const rel = RELATIVE_RE.exec(t);

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { describeFsError, UserError } from '../errors.js';
 
@@ -20,7 +21,9 @@ export async function readSettings(file: string): Promise<WorkspaceSettings | un
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') throw await notAFolder(file);
     throw describeFsError(err, `reading ${file}`);
   }
   let s: unknown;
@@ -41,4 +44,14 @@ export async function readSettings(file: string): Promise<WorkspaceSettings | un
 
 export async function writeSettings(file: string, s: WorkspaceSettings): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(s, null, 2) + '\n');
+}
+
+/** A file where the workspace (or its `.cmf-sage` folder) should be: a mistyped --workspace, not a disk fault. */
+async function notAFolder(settingsFile: string): Promise<UserError> {
+  const state = path.dirname(settingsFile);
+  const root = path.dirname(state);
+  const rootIsFolder = await fsp.stat(root).then((st) => st.isDirectory(), () => false);
+  return rootIsFolder
+    ? new UserError(`${state} is a file, so ${root} is not a cmf-sage workspace; pass the workspace folder with --workspace`, 2)
+    : new UserError(`workspace ${root} is not a folder; pass the workspace folder with --workspace`, 2);
 }
