@@ -21,7 +21,7 @@ test('watch --once on the binary fixture builds a workspace the real tools accep
   const { logdir, model, ws, args } = await setup('pywaggle-binary');
   const run = await runCli(args);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /recorded 8 result\(s\)/);
+  assert.match(run.stdout, /^recorded 4 result\(s\) and 4 measurement\(s\) in /);
   const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(logs.filter((l) => /^recorded /.test(l.msg)).length, 4);
 
@@ -136,7 +136,7 @@ print(json.dumps({'ts':[str(t) for t in ts],'v':v,'k':k}))`,
   const before = await sqlite(mlmd, counts);
   const again = await runCli(args);
   assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /recorded 0 result\(s\)/);
+  assert.match(again.stdout, /recorded 0 result\(s\) and 0 measurement\(s\)/);
   assert.deepEqual(await sqlite(mlmd, counts), before);
   assert.equal((await git(ws, 'rev-parse', 'HEAD')).trim(), head);
 });
@@ -200,7 +200,7 @@ test('an empty results folder: nothing recorded, and status says there is no mod
   const ws = path.join(root, 'ws');
   const run = await runCli(['watch', '--once', '--pipeline', 'p', '--model', model, '--results', results, '--workspace', ws]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /recorded 0 result\(s\)/);
+  assert.match(run.stdout, /recorded 0 result\(s\) and 0 measurement\(s\)/);
   const st = await runCli(['status', '--workspace', ws]);
   assert.equal(st.code, 0, st.stderr);
   // the versions' column header only above versions
@@ -258,7 +258,7 @@ test('odd plugin output never makes the workspace unreadable: int beyond int64, 
   );
   const run = await runCli(args);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /recorded 10 result/);
+  assert.match(run.stdout, /^recorded 5 result\(s\) and 5 measurement\(s\) in /);
   const big = await sqlite(path.join(ws, 'mlmd'), "SELECT p.string_value AS v FROM ArtifactProperty p WHERE p.name='value' AND p.artifact_id IN (SELECT artifact_id FROM ArtifactProperty WHERE name='measurement' AND string_value='env.big')");
   assert.deepEqual(big, [{ v: '18446744073709551616' }]);
   const key = await sqlite(path.join(ws, 'mlmd'), `SELECT a.name FROM Artifact a JOIN ArtifactProperty p ON p.artifact_id=a.id WHERE p.name='upload_key' AND p.string_value='${longName}'`);

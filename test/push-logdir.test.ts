@@ -65,7 +65,7 @@ test('push --to logdir copies to uploads/<ts>-<name> and appends pywaggle\'s upl
   // watch reads the same run log: the archive's upload line is not a result
   const count = async () => (await sqlite(path.join(t.ws, 'mlmd'), "SELECT count(*) AS n FROM Artifact WHERE name LIKE '%cmf_archive_%'"))[0].n;
   const out = await watchOnce(t);
-  assert.match(out, /recorded 0 result\(s\)/);
+  assert.match(out, /recorded 0 result\(s\) and 0 measurement\(s\)/);
   assert.equal(await count(), 0);
   assert.equal((await execFileP('git', ['ls-files', '*cmf_archive*'], { cwd: t.ws })).stdout, '');
 });

@@ -160,5 +160,8 @@ async function watchCommand(f: WatchFlags): Promise<void> {
     await rec.shutdown();
   }
   logger.info({ recorded: rec.recorded, hashed: rec.hashed }, 'stopped');
-  if (f.once) process.stdout.write(`recorded ${rec.recorded} result(s) in ${workspace}\n`);
+  if (f.once) {
+    const { results, measurements } = rec.recordedKinds;
+    process.stdout.write(`recorded ${results} result(s) and ${measurements} measurement(s) in ${workspace}\n`);
+  }
 }

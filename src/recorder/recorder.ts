@@ -100,6 +100,7 @@ export class Recorder {
   private datasetTypeId: number | undefined;
   private metricsTypeId: number | undefined;
   private totalRecorded = 0;
+  private totalFiles = 0;
   private filesHashed = 0;
   /** Results (Dataset + Metrics) in the live mlmd: what the next segment would hold. */
   private liveResults = 0;
@@ -136,6 +137,11 @@ export class Recorder {
 
   get recorded(): number {
     return this.totalRecorded;
+  }
+
+  /** Of `recorded`: result files (Datasets) and measurements (Metrics), as status and models count them. */
+  get recordedKinds(): { results: number; measurements: number } {
+    return { results: this.totalFiles, measurements: this.totalRecorded - this.totalFiles };
   }
 
   /** Result files read and hashed by this process (catch-up should not re-hash). */
@@ -419,6 +425,7 @@ export class Recorder {
     for (const l of logLines) this.opts.logger.info(l.obj, l.msg);
     const results = entries.filter((e) => e.t === 'file' || e.t === 'measure').length;
     this.totalRecorded += results;
+    this.totalFiles += entries.filter((e) => e.t === 'file').length;
     this.liveResults += results;
     this.dirty = true;
     return results;
