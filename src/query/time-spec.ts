@@ -52,8 +52,9 @@ function parse(t: string, nowNs: bigint): bigint | undefined {
   if (/^\d+$/.test(t)) {
     // Epoch nanoseconds have 19 digits today; 10, 13 or 16 are seconds, ms or µs typed by mistake.
     if (t.length >= 18 || /^0+$/.test(t)) return BigInt(t);
+    const scaled = SCALED[t.length];
     throw new TimeSpecError(
-      `"${t}" is too short for epoch nanoseconds (19 digits, e.g. 1796312080879783945)${SCALED[t.length] ? `; for epoch ${SCALED[t.length]![0]} write ${t}${SCALED[t.length]![1]}` : ''}`,
+      `"${t}" is too short for epoch nanoseconds (19 digits, e.g. 1796312080879783945)${scaled ? `; for epoch ${scaled[0]} write ${t}${scaled[1]}` : ''}`,
     );
   }
   const rel = RELATIVE_RE.exec(t);

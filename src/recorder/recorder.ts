@@ -154,9 +154,7 @@ export class Recorder {
     await validateResultsDir(opts.resultsDir);
     await ModelTracker.validate(opts.modelPath);
     const ws = new WorkspaceLayout(opts.workspace, opts.mlmdName);
-    const st = await fsp.stat(ws.root).catch(() => undefined);
-    if (st && !st.isDirectory()) throw new UserError(`workspace ${ws.root} is not a folder; pass a folder with --workspace`);
-    const before = await readSettings(ws.settingsFile);
+    const before = await readSettings(ws.settingsFile); // refuses a workspace that is not a folder
     if (before) {
       for (const [flag, was, now] of [
         ['--pipeline', before.pipeline, opts.pipeline],
@@ -423,9 +421,14 @@ export class Recorder {
       'batch recorded',
     );
     for (const l of logLines) this.opts.logger.info(l.obj, l.msg);
-    const results = entries.filter((e) => e.t === 'file' || e.t === 'measure').length;
+    let files = 0;
+    let results = 0;
+    for (const e of entries) {
+      if (e.t === 'file') files++;
+      if (e.t === 'file' || e.t === 'measure') results++;
+    }
     this.totalRecorded += results;
-    this.totalFiles += entries.filter((e) => e.t === 'file').length;
+    this.totalFiles += files;
     this.liveResults += results;
     this.dirty = true;
     return results;
